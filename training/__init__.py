@@ -1,0 +1,1 @@
+"""FBI-CLIP training framework: config, data, detectors, trainer and metrics."""
