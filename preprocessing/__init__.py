@@ -1,0 +1,1 @@
+"""FBI-CLIP preprocessing: entry scripts plus the `fbi_prep` library."""

@@ -1,0 +1,1 @@
+"""Preprocessing library: videos to aligned face crops, dataset JSON, LMDB and checks."""

@@ -1,0 +1,289 @@
+"""Embedded demo dataset: self-blended (SBI-style) fake videos made from the LFW faces that ship with scikit-image.
+
+The result is a tiny dataset in the DeepfakeBench layout, so the whole pipeline can run on a laptop CPU:
+
+    <rgb_dir>/FBI-Demo/{real,fake}/{frames,masks,landmarks}/id042_v0/{000,008,016,024}.{png,npy}
+    <dataset_json_folder>/FBI-Demo.json   (non-FF nesting, labels FBI-Demo_real / FBI-Demo_fake)
+
+Decisions worth knowing:
+- Source: the first 100 images of ``skimage.data.lfw_subset()`` (the last 100 are not faces). Each image is
+  treated as one identity. The subset ships without names, so a person may appear in more than one image;
+  an identity-disjoint split is therefore "image-disjoint" and may be slightly optimistic.
+- The crops are grey. Every video gets a skin-like colour tint (per identity) and a white-balance jitter
+  (per video), for reals and fakes alike, so colour itself says nothing about the label; only the
+  *inconsistency* between the blended face and its surroundings does.
+- Fakes: the target frame is blended with a transformed copy of itself (per-channel gain/offset, small
+  affine warp, optional blur) inside a feathered ellipse. A single global gain is close to invisible to a
+  small ViT; the per-channel colour mismatch is what makes the cue learnable (DESIGN §8).
+- Masks are the blending weights actually used (uint8 0-255); real frames get an all-zero mask so a
+  loader with ``with_mask`` finds a file for every frame.
+- Landmarks are synthetic approximations: five points (left eye, right eye, nose tip, left and right mouth
+  corner) measured once on the mean LFW-subset face and moved with each frame's motion. They are not
+  detections on the individual face.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from training.utils.logging import get_logger
+from training.utils.paths import resolve_path
+
+logger = get_logger("dataset.demo_data")
+
+DATASET = "FBI-Demo"
+LABELS = {"real": f"{DATASET}_real", "fake": f"{DATASET}_fake"}
+STAMP_NAME = ".demo_stamp.json"
+GENERATOR_VERSION = 1  # bump when the synthesis changes, so stamped folders are rebuilt
+FRAME_STRIDE = 8  # frame indices 000, 008, 016, ... mimic frames sampled from a longer video
+NUM_FACES = 100
+SPLITS = ("train", "val", "test")
+# Five landmarks on the 25x25 LFW-subset crop (x, y), measured on the mean face.
+LANDMARKS_25 = np.array([(6.2, 8.0), (14.8, 8.0), (10.5, 13.0), (7.5, 17.5), (13.5, 17.5)], np.float32)
+FACE_CENTRE_25 = (10.5, 12.5)
+
+
+def load_faces(size: int) -> np.ndarray:
+    """The 100 LFW-subset faces, bicubically upscaled to ``size`` px: float32 (100, size, size) in [0, 1]."""
+    from skimage.data import lfw_subset  # imported lazily: only the demo needs scikit-image's data
+
+    faces = lfw_subset()[:NUM_FACES].astype(np.float32)
+    up = [cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in faces]
+    return np.clip(np.stack(up), 0.0, 1.0)
+
+
+def split_identities(n: int, split: Sequence[float], seed: int) -> dict[str, list[int]]:
+    """Seeded identity-disjoint split of ``range(n)`` into train/val/test with the given fractions."""
+    fr = [float(f) for f in split]
+    if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
+        raise ValueError(f"split must be three non-negative fractions (train, val, test) summing to 1; got {split}")
+    order = np.random.default_rng([seed, 0]).permutation(n).tolist()
+    n_val, n_test = round(fr[1] * n), round(fr[2] * n)
+    n_train = n - n_val - n_test
+    parts = dict(zip(SPLITS, (order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])))
+    for name, frac in zip(SPLITS, fr):
+        if frac > 0 and not parts[name]:
+            raise ValueError(f"split {split} leaves the '{name}' split empty with {n} identities; raise its fraction")
+    return {k: sorted(v) for k, v in parts.items()}
+
+
+def _affine(centre: tuple[float, float], angle: float, scale: float, tx: float, ty: float) -> np.ndarray:
+    m = cv2.getRotationMatrix2D(centre, angle, scale)
+    m[:, 2] += (tx, ty)
+    return m
+
+
+def _video_motion(rng: np.random.Generator, n: int, size: int) -> list[np.ndarray]:
+    """Smooth per-frame affines (drifting 1-2 px shift, small rotation/zoom), like a slowly moving head."""
+    px = size / 64.0
+    c = (size / 2.0 - 0.5, size / 2.0 - 0.5)
+    start = rng.uniform([-1, -1, -2, -0.02], [1, 1, 2, 0.02]) * [px, px, 1, 1]
+    drift = rng.uniform([-1.5, -1.5, -2, -0.02], [1.5, 1.5, 2, 0.02]) * [px, px, 1, 1]
+    out = []
+    for t in np.linspace(0.0, 1.0, n) if n > 1 else [0.0]:
+        tx, ty, ang, sc = start + t * drift + rng.normal(0, [0.15 * px, 0.15 * px, 0.2, 0.002])
+        out.append(_affine(c, float(ang), 1.0 + float(sc), float(tx), float(ty)))
+    return out
+
+
+def _face_mask(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A soft ellipse over the inner face with random size, tilt and feathering: float32 (S, S) in [0, 1]."""
+    k = size / 25.0
+    cx, cy = ((np.array(FACE_CENTRE_25) + 0.5) * k - 0.5) + rng.normal(0, 0.015 * size, 2)
+    ax, ay = rng.uniform(0.24, 0.31) * size, rng.uniform(0.31, 0.39) * size
+    hard = np.zeros((size, size), np.float32)
+    cv2.ellipse(hard, (round(cx), round(cy)), (round(ax), round(ay)), rng.uniform(-8, 8), 0, 360, 1.0, -1)
+    sigma = rng.uniform(0.02, 0.06) * size  # random feathering width
+    return cv2.GaussianBlur(hard, (0, 0), sigma)
+
+
+def _source(target: np.ndarray, p: dict, size: int) -> np.ndarray:
+    """The self-blend source: the target with a colour mismatch, a small warp and an optional blur."""
+    c = (size / 2.0 - 0.5, size / 2.0 - 0.5)
+    src = cv2.warpAffine(target, _affine(c, *p["warp"]), (size, size), borderMode=cv2.BORDER_REFLECT101)
+    if p["blur"] > 0:
+        src = cv2.GaussianBlur(src, (0, 0), p["blur"])
+    return src * p["gain"] + p["offset"]
+
+
+def _blend_params(rng: np.random.Generator, size: int) -> dict:
+    px = size / 64.0
+    return {
+        "mask": _face_mask(rng, size),
+        "alpha": rng.uniform(0.7, 1.0),  # blend strength, as in SBI
+        "gain": rng.uniform(0.9, 1.1, 3).astype(np.float32),  # per channel: the crucial cue
+        "offset": rng.uniform(-0.04, 0.04, 3).astype(np.float32),
+        "warp": (rng.uniform(-2, 2), rng.uniform(0.97, 1.03), *rng.uniform(-1, 1, 2) * px),
+        "blur": rng.uniform(0.4, 1.0) * px if rng.random() < 0.5 else 0.0,
+    }
+
+
+def render_video(
+    face: np.ndarray, tint: np.ndarray, fake: bool, rng: np.random.Generator, n_frames: int
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """One video of a face: RGB uint8 frames, uint8 blending masks (zeros for reals), float32 (5, 2) landmarks."""
+    size = face.shape[0]
+    base = face[..., None] * (tint * rng.uniform(0.95, 1.05, 3)).astype(np.float32)  # per-video white balance
+    blend = _blend_params(rng, size) if fake else None
+    lm_canon = (LANDMARKS_25 + 0.5) * (size / 25.0) - 0.5
+    frames, masks, lms = [], [], []
+    for m in _video_motion(rng, n_frames, size):
+        img = cv2.warpAffine(base, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        weight = np.zeros((size, size), np.float32)
+        if blend is not None:
+            weight = cv2.warpAffine(blend["mask"], m, (size, size)) * blend["alpha"]
+            img = weight[..., None] * _source(img, blend, size) + (1.0 - weight[..., None]) * img
+        img = img * rng.uniform(0.97, 1.03)  # brightness flicker, same for both classes
+        frames.append(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8))
+        masks.append(np.round(weight * 255).astype(np.uint8))
+        lms.append((lm_canon @ m[:, :2].T + m[:, 2]).astype(np.float32))
+    return frames, masks, lms
+
+
+def _write_video(root: Path, cls: str, video: str, rendered: tuple, idx_width: int) -> dict:
+    """Write one video's frames/masks/landmarks; return its JSON entry (paths relative to rgb_dir, POSIX)."""
+    entry: dict = {"label": LABELS[cls], "frames": [], "masks": []}
+    for k, (img, mask, lm) in enumerate(zip(*rendered)):
+        name = f"{k * FRAME_STRIDE:0{idx_width}d}"
+        for kind in ("frames", "masks", "landmarks"):
+            (root / cls / kind / video).mkdir(parents=True, exist_ok=True)
+        frame_rel = f"{DATASET}/{cls}/frames/{video}/{name}.png"
+        mask_rel = f"{DATASET}/{cls}/masks/{video}/{name}.png"
+        if not cv2.imwrite(str(root.parent / frame_rel), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write demo frame {root.parent / frame_rel}; check disk space/permissions")
+        cv2.imwrite(str(root.parent / mask_rel), mask)
+        np.save(root / cls / "landmarks" / video / f"{name}.npy", lm)
+        entry["frames"].append(frame_rel)
+        entry["masks"].append(mask_rel)
+    return entry
+
+
+def _prepare_root(root: Path, stamp: Path, overwrite: bool) -> None:
+    """Remove an earlier demo build; refuse to delete a non-empty folder this generator did not write."""
+    if not root.exists():
+        return
+    if not stamp.exists() and any(root.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{root} exists, is not empty and was not written by the demo generator (no {STAMP_NAME}); "
+            "move it away, choose another rgb_dir, or pass overwrite=True (--overwrite) to replace it"
+        )
+    shutil.rmtree(root)
+
+
+def build_demo_dataset(
+    rgb_dir: str | Path,
+    json_folder: str | Path,
+    *,
+    size: int = 64,
+    videos_per_class: int = 2,
+    frames_per_video: int = 4,
+    split: Sequence[float] = (0.6, 0.1, 0.3),
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
+    """Write the FBI-Demo frames/masks/landmarks and JSON; skip if an identical build is already there.
+
+    Returns the JSON path. A build is identical when the JSON exists and ``<rgb_dir>/FBI-Demo/.demo_stamp.json``
+    records the same parameters (and generator version) with ``complete: true``.
+    """
+    for key, val, low in (("size", size, 16), ("videos_per_class", videos_per_class, 1), ("frames_per_video", frames_per_video, 1)):
+        if not isinstance(val, int) or val < low:
+            raise ValueError(f"build_demo_dataset: {key} must be an integer >= {low}; got {val!r}")
+    rgb_dir, json_folder = resolve_path(rgb_dir), resolve_path(json_folder)
+    root, json_path = rgb_dir / DATASET, json_folder / f"{DATASET}.json"
+    stamp = root / STAMP_NAME
+    params = {"version": GENERATOR_VERSION, "size": size, "videos_per_class": videos_per_class,
+              "frames_per_video": frames_per_video, "split": [float(s) for s in split], "seed": int(seed)}
+    if not overwrite and json_path.exists() and _read_json(stamp) == {**params, "complete": True}:
+        logger.info("demo dataset already built in %s (same parameters); skipping", root)
+        return json_path
+    splits = split_identities(NUM_FACES, split, seed)
+    _prepare_root(root, stamp, overwrite)
+    root.mkdir(parents=True)
+    _write_json(stamp, {**params, "complete": False})  # marks the folder as ours even if interrupted
+    logger.info("building demo dataset: %d identities x 2 classes x %d videos x %d frames at %d px into %s",
+                NUM_FACES, videos_per_class, frames_per_video, size, root)
+    faces = load_faces(size)
+    index: dict = {lab: {s: {} for s in SPLITS} for lab in LABELS.values()}
+    idx_width = max(3, len(str((frames_per_video - 1) * FRAME_STRIDE)))
+    show = int(os.environ.get("RANK", "0")) == 0
+    for sname, ids in splits.items():
+        for ident in tqdm(ids, desc=f"FBI-Demo {sname}", disable=not show or not ids, leave=False):
+            tint = _skin_tint(np.random.default_rng([seed, 1, ident]))
+            for ci, cls in enumerate(("real", "fake")):
+                for v in range(videos_per_class):
+                    rng = np.random.default_rng([seed, 2, ident, ci, v])
+                    rendered = render_video(faces[ident], tint, cls == "fake", rng, frames_per_video)
+                    video = f"id{ident:03d}_v{v}"
+                    index[LABELS[cls]][sname][video] = _write_video(root, cls, video, rendered, idx_width)
+    json_folder.mkdir(parents=True, exist_ok=True)
+    _write_json(json_path, {DATASET: index})
+    _write_json(stamp, {**params, "complete": True})
+    logger.info("wrote %s (train/val/test identities: %s)", json_path, [len(splits[s]) for s in SPLITS])
+    return json_path
+
+
+def _skin_tint(rng: np.random.Generator) -> np.ndarray:
+    """A skin-like RGB tint for a grey face (red strongest, blue weakest), varied per identity."""
+    return np.array([1.0, rng.uniform(0.78, 0.9), rng.uniform(0.62, 0.8)], np.float32)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    """Atomic write (temp file + rename), so a crash never leaves a truncated JSON behind."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _as_list(names: object) -> list[str]:
+    if names is None:
+        return []
+    return [names] if isinstance(names, str) else [str(n) for n in names]  # type: ignore[union-attr]
+
+
+def ensure_demo_dataset(cfg: dict) -> None:
+    """Build the demo dataset if the config uses ``FBI-Demo`` and its JSON (or, without LMDB, its frames) is missing.
+
+    Call it before building datasets. Under DDP only rank 0 (env ``RANK``) writes; other ranks wait for the
+    finished build (polling its stamp), so no ``torch.distributed`` barrier is needed here.
+    """
+    used = {n for key in ("train_dataset", "val_dataset", "test_dataset") for n in _as_list(cfg.get(key))}
+    if DATASET not in used:
+        return
+    rgb_dir, json_folder = resolve_path(cfg["rgb_dir"]), resolve_path(cfg["dataset_json_folder"])
+    json_path, stamp = json_folder / f"{DATASET}.json", rgb_dir / DATASET / STAMP_NAME
+    frames_ok = bool(cfg.get("lmdb")) or (_read_json(stamp) or {}).get("complete") is True
+    if json_path.exists() and frames_ok:
+        return
+    if int(os.environ.get("RANK", "0")) != 0:
+        _wait_for_build(json_path, stamp)
+        return
+    logger.info("config uses %s but %s is missing: generating the embedded demo dataset", DATASET,
+                json_path if not json_path.exists() else stamp.parent)
+    build_demo_dataset(rgb_dir, json_folder, overwrite=False)
+
+
+def _wait_for_build(json_path: Path, stamp: Path, timeout: float = 600.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if json_path.exists() and (_read_json(stamp) or {}).get("complete") is True:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"waited {timeout:.0f}s for rank 0 to build the demo dataset ({json_path}); check rank 0's log")

@@ -1,0 +1,177 @@
+"""Frame, mask and landmark readers over a folder tree (`FileReader`) or LMDB environments (`LmdbReader`).
+
+Both take paths relative to `rgb_dir` (POSIX, as produced by `index.normalize_frame_path`) and
+return decoded arrays; a missing or undecodable entry raises `FrameError` naming it and why.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import cv2
+import lmdb
+import numpy as np
+
+from training.dataset.index import dataset_folder
+from training.utils.paths import resolve_path
+
+_NPY_MAGIC = b"\x93NUMPY"
+# DeepfakeBench stores landmarks as `np.load(path).tobytes()`: no header, 81 points of int32
+# (int64 when written by NumPy on Linux/macOS, where the default integer is 64-bit).
+_DFB_POINTS = 81
+
+
+class FrameError(RuntimeError):
+    """A frame, mask or landmark that is missing or cannot be decoded.
+
+    Takes one message argument so DataLoader workers can re-raise it in the main process.
+    """
+
+
+class FrameNotFound(FrameError):
+    """The file or LMDB key does not exist (as opposed to existing but being corrupt)."""
+
+
+def _frame_error(path: str, reason: str, missing: bool = False) -> FrameError:
+    return (FrameNotFound if missing else FrameError)(f"{path}: {reason}")
+
+
+def decode_image(buf: bytes, path: str) -> np.ndarray:
+    """Encoded PNG/JPEG bytes → (H, W, 3) uint8 RGB."""
+    img = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_COLOR) if buf else None
+    if img is None:
+        raise _frame_error(path, f"cv2 could not decode {len(buf)}-byte file")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def decode_mask(buf: bytes, path: str) -> np.ndarray:
+    """Encoded mask bytes → (H, W) uint8 (colour masks are converted to grey)."""
+    mask = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_GRAYSCALE) if buf else None
+    if mask is None:
+        raise _frame_error(path, f"cv2 could not decode {len(buf)}-byte mask file")
+    return mask
+
+
+def decode_landmark(buf: bytes, path: str) -> np.ndarray:
+    """`.npy` bytes, or a headerless DeepfakeBench buffer, → (K, 2) float32."""
+    try:
+        if buf[:6] == _NPY_MAGIC:
+            arr = np.load(io.BytesIO(buf), allow_pickle=False)
+        elif len(buf) == _DFB_POINTS * 2 * 8:
+            arr = np.frombuffer(buf, dtype=np.int64)
+        elif buf and len(buf) % 8 == 0:
+            arr = np.frombuffer(buf, dtype=np.int32)
+        else:
+            raise ValueError(f"{len(buf)} bytes is neither .npy nor a raw int32 (K, 2) buffer")
+        arr = np.asarray(arr, dtype=np.float32).reshape(-1, 2)
+    except ValueError as e:
+        raise _frame_error(path, f"cannot read landmarks ({e})") from None
+    if arr.shape[0] == 0:
+        raise _frame_error(path, "landmark array is empty")
+    return arr
+
+
+class FileReader:
+    """Reads frames from `rgb_dir/<rel>` (absolute `rel` paths are read as they are)."""
+
+    def __init__(self, rgb_dir: str | Path) -> None:
+        self.rgb_dir = resolve_path(rgb_dir)
+
+    def path_of(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if p.is_absolute() else self.rgb_dir / rel
+
+    def read_bytes(self, rel: str) -> bytes:
+        path = self.path_of(rel)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise _frame_error(str(path), "file not found", missing=True) from None
+        except OSError as e:
+            raise _frame_error(str(path), f"cannot read file ({e.strerror or e})") from None
+
+    def read_image(self, rel: str) -> np.ndarray:
+        return decode_image(self.read_bytes(rel), str(self.path_of(rel)))
+
+    def read_mask(self, rel: str) -> np.ndarray:
+        return decode_mask(self.read_bytes(rel), str(self.path_of(rel)))
+
+    def read_landmark(self, rel: str) -> np.ndarray:
+        return decode_landmark(self.read_bytes(rel), str(self.path_of(rel)))
+
+    def __repr__(self) -> str:
+        return f"FileReader({self.rgb_dir})"
+
+
+class LmdbReader:
+    """Reads frames from `<lmdb_dir>/<Dataset>_lmdb`, the env chosen by the path's first component.
+
+    The FF++ family (FF-*, FaceShifter, DeepFakeDetection) shares `FaceForensics++_lmdb`. Keys tried,
+    in order: ours (`FaceForensics++/original_sequences/.../000.png`), DeepfakeBench's Windows form
+    (all backslashes) and its Linux form (`FaceForensics++\\original_sequences/...`). Environments
+    are opened lazily, read-only and lock-free, once per process, so a reader survives being
+    pickled/forked into DataLoader workers.
+    """
+
+    def __init__(self, lmdb_dir: str | Path) -> None:
+        self.lmdb_dir = resolve_path(lmdb_dir)
+        self._envs: dict[str, lmdb.Environment] = {}
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_envs"] = {}
+        return state
+
+    def env_path(self, rel: str) -> Path:
+        first = rel.split("/", 1)[0]
+        return self.lmdb_dir / f"{dataset_folder(first)}_lmdb"
+
+    def _env(self, rel: str) -> tuple[lmdb.Environment, Path]:
+        if self._pid != os.getpid():  # forked: environments must not be shared across processes
+            self._envs, self._pid = {}, os.getpid()
+        path = self.env_path(rel)
+        env = self._envs.get(str(path))
+        if env is None:
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"LMDB environment not found: {path} (needed for '{rel}'). Build it with "
+                    "preprocessing/dataset2lmdb.py, fix lmdb_dir, or set lmdb: false"
+                )
+            env = lmdb.open(
+                str(path), subdir=path.is_dir(), readonly=True, lock=False, readahead=False, meminit=False
+            )
+            self._envs[str(path)] = env
+        return env, path
+
+    @staticmethod
+    def candidate_keys(rel: str) -> list[str]:
+        first, _, rest = rel.partition("/")
+        keys = [rel, rel.replace("/", "\\"), f"{first}\\{rest}"]
+        return list(dict.fromkeys(keys))
+
+    def read_bytes(self, rel: str) -> bytes:
+        if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+            raise _frame_error(rel, "absolute path cannot be an LMDB key; fix the JSON or set lmdb: false")
+        env, path = self._env(rel)
+        keys = self.candidate_keys(rel)
+        with env.begin(write=False) as txn:
+            for key in keys:
+                value = txn.get(key.encode("utf-8"))
+                if value is not None:
+                    return bytes(value)
+        raise _frame_error(f"{path}[{rel}]", f"key not found in LMDB (tried {keys})", missing=True)
+
+    def read_image(self, rel: str) -> np.ndarray:
+        return decode_image(self.read_bytes(rel), f"{self.env_path(rel)}[{rel}]")
+
+    def read_mask(self, rel: str) -> np.ndarray:
+        return decode_mask(self.read_bytes(rel), f"{self.env_path(rel)}[{rel}]")
+
+    def read_landmark(self, rel: str) -> np.ndarray:
+        return decode_landmark(self.read_bytes(rel), f"{self.env_path(rel)}[{rel}]")
+
+    def __repr__(self) -> str:
+        return f"LmdbReader({self.lmdb_dir})"

@@ -1,0 +1,70 @@
+"""CLI: recompute every metric from a predictions.csv (`python -m training.metrics predictions.csv`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from training.metrics.core import VIDEO_AGGS, calibrate_threshold, compute_metrics
+from training.metrics.io import format_metrics_table, read_predictions_csv, write_metrics_json
+from training.utils.logging import setup_logging
+from training.utils.paths import resolve_path
+
+
+def _existing(p: str) -> Path:
+    """A path typed on the command line: as given (cwd-relative) if it exists, else repo-root-relative."""
+    path = Path(p).expanduser()
+    if path.exists():
+        return path
+    alt = resolve_path(p)
+    if alt.exists():
+        return alt
+    raise argparse.ArgumentTypeError(f"file not found: '{p}' (tried {path.resolve()} and {alt})")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="python -m training.metrics",
+        description="Recompute frame/video metrics (DESIGN §5) from a predictions.csv "
+        "(columns video_key,frame,label,prob[,label_name,...]).",
+    )
+    ap.add_argument("predictions", type=_existing, help="predictions.csv written by test.py / the trainer")
+    ap.add_argument("--video-agg", choices=VIDEO_AGGS, default="mean", help="pool frame probs per video")
+    thr = ap.add_mutually_exclusive_group()
+    thr.add_argument("--threshold", type=float, default=None, help="decision threshold for ACC@thr")
+    thr.add_argument(
+        "--threshold-from",
+        type=_existing,
+        default=None,
+        metavar="VAL_CSV",
+        help="calibrate the threshold (Youden's J) on a validation predictions.csv",
+    )
+    ap.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the metrics as JSON")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    setup_logging(None)
+    threshold = args.threshold
+    if args.threshold_from is not None:
+        val = read_predictions_csv(args.threshold_from)
+        threshold = calibrate_threshold(val["label"], val["prob"])
+    pred = read_predictions_csv(args.predictions)
+    metrics = compute_metrics(
+        pred["label"],
+        pred["prob"],
+        pred["video_key"],
+        pred["label_name"],
+        video_agg=args.video_agg,
+        threshold=threshold,
+    )
+    print(f"{args.predictions}\n")
+    print(format_metrics_table(metrics))
+    if args.json is not None:
+        print(f"\nwrote {write_metrics_json(args.json, metrics)}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

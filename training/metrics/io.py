@@ -1,0 +1,218 @@
+"""Reading/writing predictions.csv and metrics.json, and rendering metrics as plain-text tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Written in this order, extra columns (e.g. dataset) after them.
+PREDICTION_COLUMNS = ("video_key", "frame", "label", "label_name", "prob")
+# label_name is optional when reading, so files from other tools with the four core columns work.
+REQUIRED_READ_COLUMNS = ("video_key", "frame", "label", "prob")
+
+
+def _atomic_write_text(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _rows_from(rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]) -> tuple[list[str], list[dict]]:
+    """Columns (required first, extras in first-seen order) and rows as dicts, from rows or columns."""
+    if isinstance(rows, Mapping):
+        lengths = {k: len(v) for k, v in rows.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"prediction columns have different lengths: {lengths}")
+        n = next(iter(lengths.values()), 0)
+        rows = [{k: rows[k][i] for k in rows} for i in range(n)]
+    rows = [dict(r) for r in rows]
+    keys = list(rows[0]) if rows else list(PREDICTION_COLUMNS)
+    for col in PREDICTION_COLUMNS:
+        if col not in keys:
+            raise ValueError(f"predictions are missing the column '{col}'; required: {list(PREDICTION_COLUMNS)}")
+    columns = list(PREDICTION_COLUMNS) + [k for k in keys if k not in PREDICTION_COLUMNS]
+    for i, r in enumerate(rows):
+        if set(r) != set(columns):
+            diff = sorted(set(r) ^ set(columns))
+            raise ValueError(f"prediction row {i} has different columns from row 0 (differs in {diff})")
+    return columns, rows
+
+
+def _cell(col: str, value: Any, i: int) -> str:
+    try:
+        if col == "label":
+            return str(int(value))
+        if col == "prob":
+            return repr(float(value))  # shortest exact repr: the file round-trips bit for bit
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"prediction row {i}: column '{col}' = {value!r} is not a number") from e
+    return str(value)
+
+
+def write_predictions_csv(path: str | Path, rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]) -> Path:
+    """Write per-frame predictions; ``rows`` is a list of dicts or a dict of equal-length columns."""
+    path = Path(path)
+    columns, rows = _rows_from(rows)
+
+    def write(f) -> None:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(columns)
+        for i, r in enumerate(rows):
+            w.writerow([_cell(c, r[c], i) for c in columns])
+
+    _atomic_write_text(path, write)
+    return path
+
+
+def _parse(path: Path, line: int, col: str, text: str) -> float | int:
+    try:
+        if col == "label":
+            v = int(text)
+            if v in (0, 1):
+                return v
+        else:
+            v = float(text)
+            if math.isfinite(v) and 0.0 <= v <= 1.0:
+                return v
+    except ValueError:
+        pass
+    want = "0 (real) or 1 (fake)" if col == "label" else "a probability in [0, 1]"
+    raise ValueError(f"{path}, line {line}: column '{col}' must be {want}; got {text!r}")
+
+
+def read_predictions_csv(path: str | Path) -> dict[str, Any]:
+    """Columns of a predictions.csv: ``label`` int64 array, ``prob`` float64 array, others lists of str.
+
+    ``label_name`` is None when the file has no such column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"predictions file not found: {path}")
+    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: tolerate a BOM from spreadsheets
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        if not header:
+            raise ValueError(f"{path} is empty; expected a header with {list(PREDICTION_COLUMNS)}")
+        if len(set(header)) != len(header):
+            raise ValueError(f"{path}: duplicate column names in header {header}")
+        for col in REQUIRED_READ_COLUMNS:
+            if col not in header:
+                raise ValueError(
+                    f"{path}: missing column '{col}'; found {header}, need at least {list(REQUIRED_READ_COLUMNS)}"
+                )
+        cols: dict[str, list] = {c: [] for c in header}
+        for row in reader:
+            if None in row or None in row.values():
+                raise ValueError(f"{path}, line {reader.line_num}: expected {len(header)} fields")
+            for c in header:
+                v = row[c]
+                cols[c].append(_parse(path, reader.line_num, c, v) if c in ("label", "prob") else v)
+    out: dict[str, Any] = dict(cols)
+    out["label"] = np.asarray(cols["label"], dtype=np.int64)
+    out["prob"] = np.asarray(cols["prob"], dtype=np.float64)
+    out.setdefault("label_name", None)
+    return out
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN/inf → None and NumPy scalars/arrays → Python values, recursively."""
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_metrics_json(path: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """Write metrics as indented JSON; undefined values (NaN) become null."""
+    path = Path(path)
+    text = json.dumps(_json_safe(metrics), indent=2, allow_nan=False)
+    _atomic_write_text(path, lambda f: f.write(text + "\n"))
+    return path
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+def _render(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown pipe table: readable in a terminal and pasteable into a README."""
+    cells = [list(header)] + [[_fmt(v) for v in r] for r in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(header))]
+
+    def line(r: Sequence[str]) -> str:
+        parts = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+        return "| " + " | ".join(parts) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
+
+
+_SUMMARY = (
+    ("frame AUC", "frame_auc"),
+    ("video AUC", "video_auc"),
+    ("EER", "frame_eer"),
+    ("AP", "frame_ap"),
+    ("ACC", "frame_acc"),
+    ("n_videos", "n_videos"),
+)
+
+
+def format_summary_table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """One row per test set (frame-level EER/AP/ACC); with several sets, a final row of their means."""
+    rows = [[name] + [m.get(key) for _, key in _SUMMARY] for name, m in results.items()]
+    if len(rows) > 1:
+        # NaN propagates on purpose: a mean over a set whose AUC is undefined is not a mean.
+        cols = list(zip(*(r[1:-1] for r in rows), strict=True))
+        means = [float(np.mean([math.nan if v is None else float(v) for v in c])) for c in cols]
+        n_videos = [r[-1] for r in rows]
+        rows.append(["mean", *means, sum(n_videos) if None not in n_videos else None])
+    return _render(["test set"] + [h for h, _ in _SUMMARY], rows)
+
+
+def format_metrics_table(metrics: Mapping[str, Any]) -> str:
+    """The full report of one test set: frame vs video metrics, per-label breakdown and notes."""
+    keys = ("auc", "eer", "ap", "acc", "acc_calibrated", "tnr_at_tpr95")
+    head = ["level", "AUC", "EER", "AP", "ACC@0.5", "ACC@thr", "TNR@TPR95", "n"]
+    levels = [
+        [lvl] + [metrics.get(f"{lvl}_{k}") for k in keys] + [metrics.get(f"n_{lvl}s")]
+        for lvl in ("frame", "video")
+    ]
+    parts = [
+        f"threshold: {_fmt(metrics.get('threshold'))}   video aggregation: {metrics.get('video_agg')}",
+        _render(head, levels),
+    ]
+    per_label = metrics.get("per_label") or {}
+    if per_label:
+        ph = ["label name", "label", "n_frames", "n_videos", "frame ACC", "video ACC", "frame AUC", "video AUC"]
+        prow = [
+            [name, e["label"], e["n_frames"], e["n_videos"], e["frame_acc"], e["video_acc"]]
+            + [e.get("frame_auc"), e.get("video_auc")]
+            for name, e in per_label.items()
+        ]
+        parts.append(_render(ph, prow))
+    parts += [f"note: {n}" for n in metrics.get("notes", [])]
+    return "\n\n".join(parts)

@@ -1,0 +1,84 @@
+"""Boundary mining: high-pass + edge cues → soft boundary map W → W-weighted pooling of ViT patch tokens."""
+
+from __future__ import annotations
+
+import kornia
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def boundary_cues(x01: torch.Tensor, blur_kernel: int, blur_sigma: float, canny: bool) -> torch.Tensor:
+    """Hand-made blending cues from a B×3×H×W image in [0, 1], stacked on channels.
+
+    High-pass residual (image − Gaussian blur, 3 channels), Sobel edge magnitude (3 channels) and,
+    optionally, the Canny edge map of the grey image (1 channel; not differentiable, used as a cue).
+    Computed in fp32 (kornia's Sobel magnitude takes a square root of small numbers).
+    """
+    with torch.autocast(device_type=x01.device.type, enabled=False):
+        x = x01.float()
+        blur = kornia.filters.gaussian_blur2d(x, (blur_kernel, blur_kernel), (blur_sigma, blur_sigma))
+        cues = [x - blur, kornia.filters.sobel(x)]
+        if canny:
+            grey = kornia.color.rgb_to_grayscale(x)
+            cues.append(kornia.filters.canny(grey)[1].detach())
+        return torch.cat(cues, dim=1)
+
+
+def mask_boundary(mask: torch.Tensor, blur_kernel: int = 7, blur_sigma: float = 2.0) -> torch.Tensor:
+    """Soft boundary of a blending mask in [0, 1]: 4·m̃·(1 − m̃) of the blurred mask m̃.
+
+    Peaks at 1 where the (blurred) mask crosses 0.5 and is 0 inside and outside the blended region;
+    for a real image (all-zero mask) the target is all zero. The blur gives hard masks a width.
+    """
+    with torch.autocast(device_type=mask.device.type, enabled=False):
+        m = kornia.filters.gaussian_blur2d(mask.float(), (blur_kernel, blur_kernel), (blur_sigma, blur_sigma))
+        return (4.0 * m * (1.0 - m)).clamp(0.0, 1.0)
+
+
+def weighted_pool(patch: torch.Tensor, weights: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Σᵢ wᵢ pᵢ / Σᵢ wᵢ over the patch tokens: `patch` B×N×D, `weights` B×N (≥ 0) → B×D."""
+    w = weights.to(patch.dtype)
+    return torch.einsum("bn,bnd->bd", w, patch) / (w.sum(dim=1, keepdim=True) + eps)
+
+
+class BoundaryMining(nn.Module):
+    """Cues → small conv net → sigmoid map W (full resolution) → W pooled to the patch grid.
+
+    `forward(x01, patch)` returns the boundary feature (B×width), the map logits (B×1×H×W, for the
+    optional supervision) and the pooled weights (B×N, for inspection/CAMs).
+    """
+
+    def __init__(
+        self,
+        grid_size: tuple[int, int],
+        channels: int = 16,
+        blur_kernel: int = 5,
+        blur_sigma: float = 1.0,
+        canny: bool = False,
+    ) -> None:
+        super().__init__()
+        if blur_kernel < 3 or blur_kernel % 2 == 0:
+            raise ValueError(f"model.boundary.blur_kernel={blur_kernel}: an odd size ≥ 3")
+        self.grid_size = tuple(grid_size)
+        self.blur_kernel, self.blur_sigma, self.canny = int(blur_kernel), float(blur_sigma), bool(canny)
+        in_ch = 6 + int(canny)
+        self.net = nn.Sequential(
+            nn.Conv2d(in_ch, channels, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1),
+            nn.GELU(),
+            nn.Conv2d(2 * channels, 1, 1),
+        )
+
+    def forward(self, x01: torch.Tensor, patch: torch.Tensor) -> dict[str, torch.Tensor]:
+        cues = boundary_cues(x01, self.blur_kernel, self.blur_sigma, self.canny)
+        # The net works at half resolution for speed; the logits are upsampled to the image size.
+        logits = F.interpolate(self.net(cues), size=x01.shape[-2:], mode="bilinear", align_corners=False)
+        w = torch.sigmoid(logits)
+        pooled = F.adaptive_avg_pool2d(w, self.grid_size).flatten(1)
+        if pooled.shape[1] != patch.shape[1]:
+            raise ValueError(
+                f"boundary grid {self.grid_size} gives {pooled.shape[1]} weights for {patch.shape[1]} patch tokens"
+            )
+        return {"feature": weighted_pool(patch, pooled), "logits": logits, "weights": pooled}

@@ -1,0 +1,190 @@
+"""Frequency adapter: FFT high-pass and wavelet sub-band branches → ViT-grid tokens added through zero gates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pywt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FFT_OUTPUTS = ("highpass", "logamp")
+
+
+def _fp32(x: torch.Tensor) -> torch.Tensor:
+    return x.float() if x.dtype != torch.float32 else x
+
+
+def fft_highpass(x: torch.Tensor, radius: float, outputs: Sequence[str] = FFT_OUTPUTS) -> torch.Tensor:
+    """Per-channel 2-D FFT with every frequency of normalised radius < `radius` removed.
+
+    `radius` is a fraction of the Nyquist frequency (0.25 keeps the upper 3/4 of the band along each
+    axis). Returns the requested views stacked on channels: `highpass` (the inverse FFT, an image of
+    the fine detail) and/or `logamp` (log(1 + |F|) of the filtered spectrum, DC centred). Always
+    computed in fp32 with autocast off: half-precision FFTs are restricted to power-of-two sizes on
+    CUDA and lose the small high-frequency magnitudes this branch is about.
+    """
+    bad = [o for o in outputs if o not in FFT_OUTPUTS]
+    if bad or not outputs:
+        raise ValueError(f"fft outputs {list(outputs)}: choose one or more of {list(FFT_OUTPUTS)}")
+    h, w = x.shape[-2:]
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        spec = torch.fft.fft2(_fp32(x), norm="ortho")
+        fy = torch.fft.fftfreq(h, device=x.device).abs() * 2.0  # 1.0 = Nyquist
+        fx = torch.fft.fftfreq(w, device=x.device).abs() * 2.0
+        keep = (fy[:, None] ** 2 + fx[None, :] ** 2).sqrt() >= radius
+        spec = spec * keep
+        views = []
+        for o in outputs:
+            if o == "highpass":
+                views.append(torch.fft.ifft2(spec, norm="ortho").real)
+            else:
+                views.append(torch.log1p(torch.fft.fftshift(spec.abs(), dim=(-2, -1))))
+        return torch.cat(views, dim=1)
+
+
+class WaveletDWT(nn.Module):
+    """One-level 2-D DWT (PyWavelets `periodization` convention) as one fixed-filter strided conv.
+
+    The filters come from `pywt.Wavelet(name).filter_bank`, so any orthogonal PyWavelets wavelet works
+    and the coefficients equal `pywt.dwt2(..., mode="periodization")` (tested). A registered buffer
+    + one grouped conv is cheaper than rebuilding filters on every call, follows `.to(device)`, and
+    backpropagates. Output: B×(C·len(bands))×H/2×W/2, bands in the order given (LL, LH=cH, HL=cV, HH=cD).
+    """
+
+    BANDS = ("LL", "LH", "HL", "HH")
+
+    def __init__(self, wavelet: str = "haar", bands: Sequence[str] = ("LH", "HL", "HH")) -> None:
+        super().__init__()
+        try:
+            wav = pywt.Wavelet(wavelet)
+        except ValueError as e:
+            raise ValueError(f"freq wavelet '{wavelet}': not a PyWavelets wavelet ({e})") from e
+        if not wav.orthogonal:
+            raise ValueError(f"freq wavelet '{wavelet}' is not orthogonal; use haar, dbN, symN or coifN")
+        bad = [b for b in bands if b not in self.BANDS]
+        if bad or not bands:
+            raise ValueError(f"wavelet bands {list(bands)}: choose from {list(self.BANDS)}")
+        dec_lo, dec_hi = wav.filter_bank[0], wav.filter_bank[1]
+        # conv2d is a correlation, pywt a convolution: flip the taps.
+        lo = torch.tensor(dec_lo[::-1], dtype=torch.float32)
+        hi = torch.tensor(dec_hi[::-1], dtype=torch.float32)
+        one_d = {"L": lo, "H": hi}
+        # band "XY": X filters the rows (vertical axis), Y the columns; LH = pywt cH.
+        filt = torch.stack([torch.outer(one_d[b[1]], one_d[b[0]]) for b in bands])
+        self.register_buffer("filters", filt[:, None], persistent=False)
+        self.bands = tuple(bands)
+        self.pad = len(dec_lo) // 2 - 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        if h % 2 or w % 2:
+            raise ValueError(f"WaveletDWT needs an even image size, got {h}×{w}")
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x = _fp32(x).reshape(b * c, 1, h, w)
+            if self.pad:
+                x = F.pad(x, (self.pad,) * 4, mode="circular")
+            y = F.conv2d(x, self.filters, stride=2)
+        return y.reshape(b, c * len(self.bands), h // 2, w // 2)
+
+
+def _stem(in_ch: int, ch: int, first_stride: int) -> nn.Sequential:
+    """Two 3×3 convs (the second with stride 2): cheap local texture features before grid pooling."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, ch, 3, stride=first_stride, padding=1),
+        nn.GELU(),
+        nn.Conv2d(ch, ch, 3, stride=2, padding=1),
+        nn.GELU(),
+    )
+
+
+@dataclass
+class FreqOutput:
+    tokens: torch.Tensor  # B×N×width, the fused frequency tokens
+    fft: torch.Tensor | None  # B×N×C, FFT-branch tokens (before fusion)
+    dwt: torch.Tensor | None  # B×N×C, DWT-branch tokens (before fusion)
+
+
+class FreqAdapter(nn.Module):
+    """FFT ∥ DWT branches → conv stems → `grid`×`grid` tokens → concat + projection to `width`.
+
+    The tokens enter the ViT residual stream after the blocks in `blocks`, each through its own
+    per-channel gate initialised to zero, so at initialisation the backbone is unchanged.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        grid_size: tuple[int, int],
+        blocks: Sequence[int],
+        num_blocks: int,
+        use_fft: bool = True,
+        use_dwt: bool = True,
+        fft_radius: float = 0.25,
+        fft_outputs: Sequence[str] = FFT_OUTPUTS,
+        wavelet: str = "haar",
+        wavelet_bands: Sequence[str] = ("LH", "HL", "HH"),
+        channels: int = 32,
+        in_chans: int = 3,
+    ) -> None:
+        super().__init__()
+        if not (use_fft or use_dwt):
+            raise ValueError("model.freq: at least one of fft / dwt must be on (or set freq.enabled: false)")
+        blocks = sorted(set(int(b) for b in blocks))
+        if not blocks or blocks[0] < 0 or blocks[-1] >= num_blocks:
+            raise ValueError(
+                f"model.freq.blocks {blocks}: need block indices in [0, {num_blocks - 1}] for this backbone"
+            )
+        if not 0.0 <= fft_radius < 1.0:
+            raise ValueError(f"model.freq.fft_radius {fft_radius}: a fraction of Nyquist in [0, 1)")
+        self.grid_size = tuple(grid_size)
+        self.blocks = blocks
+        self._slot = {b: k for k, b in enumerate(blocks)}
+        self.fft_radius = float(fft_radius)
+        self.fft_outputs = tuple(fft_outputs)
+        self.use_fft, self.use_dwt = bool(use_fft), bool(use_dwt)
+        if use_fft:
+            fft_probe = fft_highpass(torch.zeros(1, in_chans, 4, 4), 0.0, self.fft_outputs)
+            self.fft_stem = _stem(fft_probe.shape[1], channels, first_stride=2)
+        self.dwt = WaveletDWT(wavelet, wavelet_bands) if use_dwt else None
+        if use_dwt:
+            self.dwt_stem = _stem(in_chans * len(wavelet_bands), channels, first_stride=1)
+        n_branch = int(use_fft) + int(use_dwt)
+        self.fuse = nn.Sequential(nn.LayerNorm(channels * n_branch), nn.Linear(channels * n_branch, width))
+        self.gates = nn.Parameter(torch.zeros(len(blocks), width))
+
+    def _to_tokens(self, feat: torch.Tensor) -> torch.Tensor:
+        feat = F.adaptive_avg_pool2d(feat, self.grid_size)
+        return feat.flatten(2).transpose(1, 2)
+
+    def forward(self, x01: torch.Tensor) -> FreqOutput:
+        """`x01`: B×3×H×W images in [0, 1] (un-normalised)."""
+        fft_tok = dwt_tok = None
+        parts = []
+        if self.use_fft:
+            fft_tok = self._to_tokens(self.fft_stem(fft_highpass(x01, self.fft_radius, self.fft_outputs)))
+            parts.append(fft_tok)
+        if self.use_dwt:
+            dwt_tok = self._to_tokens(self.dwt_stem(self.dwt(x01)))
+            parts.append(dwt_tok)
+        tokens = self.fuse(torch.cat(parts, dim=-1))
+        return FreqOutput(tokens=tokens, fft=fft_tok, dwt=dwt_tok)
+
+    def block_hook(self, tokens_freq: torch.Tensor) -> Callable[[int, torch.Tensor], torch.Tensor]:
+        """A `ClipBackbone` block hook adding gated `tokens_freq` to the patch tokens (CLS untouched)."""
+
+        def hook(i: int, tokens: torch.Tensor) -> torch.Tensor:
+            k = self._slot.get(i)
+            if k is None:
+                return tokens
+            if tokens.shape[1] != tokens_freq.shape[1] + 1:
+                raise ValueError(
+                    f"freq adapter made {tokens_freq.shape[1]} tokens but block {i} has "
+                    f"{tokens.shape[1] - 1} patch tokens; the adapter grid must match the backbone grid"
+                )
+            add = (self.gates[k] * tokens_freq).to(tokens.dtype)
+            return torch.cat([tokens[:, :1], tokens[:, 1:] + add], dim=1)
+
+        return hook

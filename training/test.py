@@ -1,0 +1,55 @@
+"""Evaluate a checkpoint on every test set:
+`python training/test.py --detector_path <yaml> --weights_path <ckpt> [--test_dataset A B]`.
+
+Accepts our checkpoints, DDP (`module.`) / torch.compile (`_orig_mod.`) state dicts and plain
+state_dicts of the same architecture (loaded with weights_only=True). Writes metrics.json and
+predictions.csv per test set and prints the summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.config import ConfigError, load_config  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--detector_path", required=True, help="detector YAML the weights were trained with")
+    p.add_argument("--weights_path", required=True, help="checkpoint (.pth) or plain state_dict")
+    p.add_argument("--test_dataset", nargs="+", help="test datasets (default: the YAML's test_dataset)")
+    p.add_argument("--out", help="output folder (default: logs/test/<model>_<time>)")
+    p.add_argument("--save_feat", action=argparse.BooleanOptionalAction, default=None, help="save features")
+    p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE", help="dotted overrides, applied last")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.local_rank is not None:
+        os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    cli = {k: v for k, v in {"test_dataset": args.test_dataset, "save_feat": args.save_feat}.items() if v is not None}
+    try:
+        cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
+    except ConfigError as e:
+        print(f"config error:\n{e}", file=sys.stderr)
+        return 2
+    from training.metrics import format_summary_table
+    from training.trainer.distributed import cleanup
+    from training.trainer.runner import run_test
+
+    results = run_test(cfg, args.weights_path, out_dir=args.out)
+    if results is not None:
+        print(format_summary_table(results))
+    cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

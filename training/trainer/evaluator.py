@@ -1,0 +1,92 @@
+"""Sharded inference: every rank predicts its shard, rank 0 gathers, drops sampler padding, scores, writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from training.metrics import compute_metrics, write_metrics_json, write_predictions_csv
+from training.trainer.build import autocast, to_device
+from training.trainer.distributed import DistInfo, all_gather_objects
+from training.utils.logging import get_logger
+
+log = get_logger("evaluator")
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    loader: torch.utils.data.DataLoader,
+    dist_info: DistInfo,
+    amp: torch.dtype | None = None,
+    desc: str = "eval",
+    keep_feat: bool = False,
+) -> dict[str, Any] | None:
+    """Per-sample predictions of the whole dataset on rank 0 (None on other ranks), ordered by index."""
+    was_training = model.training
+    model.eval()
+    rows: dict[str, list] = {k: [] for k in ("index", "video_key", "frame", "label", "label_name", "prob")}
+    feats: list[np.ndarray] = []
+    bar = tqdm(loader, desc=desc, disable=not dist_info.is_main, leave=False, dynamic_ncols=True)
+    for batch in bar:
+        if batch is None:  # every item of the batch was dropped by bad_frame_policy=drop
+            continue
+        batch = to_device(batch, dist_info.device)
+        with autocast(dist_info.device, amp):
+            pred = model(batch, inference=True)
+        rows["prob"].extend(pred["prob"].float().cpu().tolist())
+        rows["label"].extend(batch["label"].cpu().tolist())
+        rows["index"].extend(batch["index"].cpu().tolist())
+        for k in ("video_key", "frame", "label_name"):
+            rows[k].extend(batch[k])
+        if keep_feat:
+            feats.append(pred["feat"].float().cpu().numpy())
+    model.train(was_training)
+    if keep_feat:
+        rows["feat"] = list(np.concatenate(feats)) if feats else []
+    gathered = all_gather_objects(rows)
+    if not dist_info.is_main:
+        return None
+    return _merge(gathered)
+
+
+def _merge(parts: list[dict[str, list]]) -> dict[str, Any]:
+    """Concatenate shards and drop DistributedSampler padding (repeated dataset indices)."""
+    seen: dict[int, tuple[int, int]] = {}
+    for pi, part in enumerate(parts):
+        for j, idx in enumerate(part["index"]):
+            seen.setdefault(int(idx), (pi, j))
+    order = sorted(seen)
+    out = {k: [parts[seen[i][0]][k][seen[i][1]] for i in order] for k in parts[0]}
+    return out
+
+
+def score_and_write(
+    preds: dict[str, Any], out_dir: Path, *, video_agg: str, threshold: float | None, extra: dict | None = None
+) -> dict[str, Any]:
+    """Metrics for one set + `predictions.csv`, `metrics.json` (and `feat.npy` when features were kept)."""
+    metrics = compute_metrics(
+        np.asarray(preds["label"]), np.asarray(preds["prob"]), preds["video_key"], preds["label_name"],
+        video_agg=video_agg, threshold=threshold,
+    )
+    if extra:
+        metrics.update(extra)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_predictions_csv(
+        out_dir / "predictions.csv",
+        [
+            {"video_key": v, "frame": f, "label": int(y), "label_name": n, "prob": float(p)}
+            for v, f, y, n, p in zip(
+                preds["video_key"], preds["frame"], preds["label"], preds["label_name"], preds["prob"], strict=True
+            )
+        ],
+    )
+    write_metrics_json(out_dir / "metrics.json", metrics)
+    if preds.get("feat"):
+        np.save(out_dir / "feat.npy", np.stack(preds["feat"]))
+    return metrics
