@@ -2,9 +2,9 @@
 FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 ENV DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        python3.11 python3.11-venv python3-pip libgl1 libglib2.0-0 ffmpeg git \
+        python3 python3-venv python3-pip libgl1 libglib2.0-0 ffmpeg git \
     && rm -rf /var/lib/apt/lists/*
-RUN python3.11 -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /workspace/fbi-clip
 COPY requirements.txt install.sh ./
