@@ -1,0 +1,41 @@
+"""Shared fixtures: a small embedded demo dataset and the tiny-model overrides used by end-to-end tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A 2-block, width-32 ViT at 32 px: builds and steps in milliseconds on CPU.
+TINY_VIT = "model.vision_cfg={width: 32, layers: 2, head_width: 16, patch_size: 8, image_size: 32}"
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory) -> dict[str, Path]:
+    """The FBI-Demo dataset (1 video x 2 frames per identity and class, 32 px), built once per session."""
+    from training.dataset.demo_data import build_demo_dataset
+
+    root = tmp_path_factory.mktemp("demo")
+    rgb, js = root / "rgb", root / "dataset_json"
+    build_demo_dataset(rgb, js, size=32, videos_per_class=1, frames_per_video=2, seed=0)
+    return {"rgb_dir": rgb, "json_folder": js}
+
+
+def tiny_opts(demo: dict[str, Path], log_dir: Path, run_name: str, **extra: object) -> list[str]:
+    """--opts for a few-second training run on the demo data with a tiny ViT."""
+    opts = {
+        "rgb_dir": demo["rgb_dir"],
+        "dataset_json_folder": demo["json_folder"],
+        "log_dir": log_dir,
+        "run_name": run_name,
+        "workers": 0,
+        "nEpochs": 1,
+        "frame_num": "{train: 2, val: 2, test: 2}",
+        "train_batchSize": 32,
+        "test_batchSize": 64,
+        "rec_iter": 1,
+        **extra,
+    }
+    return [TINY_VIT] + [f"{k}={v}" for k, v in opts.items()]

@@ -1,0 +1,87 @@
+"""Checkpoints: atomic round-trip, weights_only loading, DDP/compile prefixes, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from training.trainer.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model_weights,
+    model_state_from,
+    save_checkpoint,
+    strip_prefixes,
+)
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3), nn.Linear(3, 2))
+
+
+def test_round_trip_self_describing(tmp_path):
+    net = _net()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    net(torch.randn(2, 4)).sum().backward()
+    opt.step()
+    state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": 3, "step": 42,
+             "best_metric": 0.91, "config": {"model_name": "x", "frame_num": {"train": 8}},
+             "label_dict": {"FF-real": 0, "FF-DF": 1}, "identity_map": {"000": 0}}
+    path = save_checkpoint(tmp_path / "ckpt" / "last.pth", state)
+    assert not list(path.parent.glob("*.tmp")), "temporary file left behind"
+    loaded = load_checkpoint(path)  # weights_only=True inside
+    assert loaded["format"].startswith("fbi-clip-checkpoint")
+    assert loaded["epoch"] == 3 and loaded["config"]["frame_num"]["train"] == 8
+    other = nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3), nn.Linear(3, 2))
+    load_model_weights(other, loaded)
+    x = torch.randn(5, 4)
+    assert torch.equal(other(x), net(x))
+    opt2 = torch.optim.AdamW(other.parameters(), lr=1e-3)
+    opt2.load_state_dict(loaded["optimizer"])
+    assert opt2.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+
+
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod.", "module._orig_mod.", "_orig_mod.module."])
+def test_prefixed_and_plain_state_dicts_load(tmp_path, prefix):
+    net = _net()
+    sd = {prefix + k: v for k, v in net.state_dict().items()}
+    torch.save(sd, tmp_path / "plain.pth")
+    other = nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3), nn.Linear(3, 2))
+    load_model_weights(other, load_checkpoint(tmp_path / "plain.pth"))
+    for (k, a), b in zip(net.state_dict().items(), other.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    assert set(strip_prefixes(sd)) == set(net.state_dict())
+
+
+def test_state_dict_wrapper_key(tmp_path):
+    net = _net()
+    torch.save({"state_dict": {"module." + k: v for k, v in net.state_dict().items()}}, tmp_path / "w.pth")
+    assert set(model_state_from(load_checkpoint(tmp_path / "w.pth"))) == set(net.state_dict())
+
+
+def test_truncated_checkpoint_is_a_clear_error(tmp_path):
+    path = save_checkpoint(tmp_path / "c.pth", {"model": _net().state_dict()})
+    data = path.read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.pth.*truncated"):
+        load_checkpoint(tmp_path / "cut.pth")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pth")
+
+
+class _Evil:
+    """A non-tensor object: weights_only=True must refuse to unpickle it."""
+
+
+def test_arbitrary_pickles_are_refused(tmp_path):
+    torch.save({"model": _Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "evil.pth")
+
+
+def test_mismatched_architecture_names_keys(tmp_path):
+    torch.save(_net().state_dict(), tmp_path / "w.pth")
+    with pytest.raises(CheckpointError, match="missing keys"):
+        load_model_weights(nn.Sequential(nn.Linear(4, 3)), load_checkpoint(tmp_path / "w.pth"))
