@@ -142,6 +142,16 @@ def test_eer_on_hand_computed_cases():
     assert abs(compute_metrics([0, 1, 0, 1], [0.5] * 4, list("abcd"))["frame_eer"] - 0.5) < TOL
 
 
+def test_tnr_at_tpr95_uses_operating_points_on_diagonal_roc_segments():
+    # 20 fakes / 20 reals; two (fake, real) tied pairs make collinear ROC points
+    # (0, .90) → (.05, .95) → (.10, 1.0). TPR 0.95 is reached at FPR 0.05, so TNR = 0.95.
+    p = [0.99 - 0.01 * i for i in range(18)] + [0.5, 0.4] + [0.5, 0.4] + [0.01 * i for i in range(18)]
+    y = [1] * 20 + [0] * 20
+    m = compute_metrics(y, p, [f"v{i}" for i in range(40)])
+    assert abs(m["frame_tnr_at_tpr95"] - 0.95) < TOL
+    assert abs(m["frame_tnr_at_tpr95"] - ref_tnr_at_tpr95(y, p)) < TOL
+
+
 @pytest.mark.parametrize("how", ["mean", "max", "median"])
 def test_video_aggregation_matches_hand_grouping(how):
     keys, y, p, names = make_set(5)
@@ -289,7 +299,9 @@ def test_predictions_csv_errors_name_file_and_column(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.csv"):
         read_predictions_csv(tmp_path / "missing.csv")
     with pytest.raises(ValueError, match="missing the column 'prob'"):
-        write_predictions_csv(tmp_path / "w.csv", [{"video_key": "a", "frame": "f", "label": 0, "label_name": "x"}])
+        write_predictions_csv(
+            tmp_path / "w.csv", [{"video_key": "a", "frame": "f", "label": 0, "label_name": "x"}]
+        )
     # label_name is optional on read
     ok = tmp_path / "ok.csv"
     ok.write_text("video_key,frame,label,prob\na,a/0.png,1,0.5\n")
@@ -304,7 +316,11 @@ def test_cli_recomputes_the_same_metrics(tmp_path):
     out = tmp_path / "out.json"
     cmd = [sys.executable, "-m", "training.metrics", str(csv_path), "--video-agg", "median"]
     res = subprocess.run(
-        cmd + ["--threshold", "0.55", "--json", str(out)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+        cmd + ["--threshold", "0.55", "--json", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert res.returncode == 0, res.stderr
     assert "frame" in res.stdout and "FF-F2F" in res.stdout

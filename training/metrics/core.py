@@ -125,7 +125,7 @@ def _eer(fpr: np.ndarray, tpr: np.ndarray) -> float:
     i = int(np.argmax(d <= 0))  # first point on or past the crossing; i >= 1 because d[0] == 1
     if d[i] == 0:
         return float(fpr[i])
-    a = 0.0
+    a = d[i - 1] / (d[i - 1] - d[i])
     return float(fpr[i - 1] + a * (fpr[i] - fpr[i - 1]))
 
 
@@ -164,7 +164,9 @@ def _binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float | None, level
     return {f"{level}_{k}": v for k, v in out.items()}
 
 
-def calibrate_threshold(labels: Sequence | np.ndarray, probs: Sequence | np.ndarray, method: str = "youden") -> float:
+def calibrate_threshold(
+    labels: Sequence | np.ndarray, probs: Sequence | np.ndarray, method: str = "youden"
+) -> float:
     """A decision threshold chosen on validation predictions (apply with ``prob >= threshold``).
 
     ``youden``: the ROC threshold maximising Youden's J = TPR - FPR (ties → the highest threshold).

@@ -44,7 +44,9 @@ def _rows_from(rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]) -> tu
     keys = list(rows[0]) if rows else list(PREDICTION_COLUMNS)
     for col in PREDICTION_COLUMNS:
         if col not in keys:
-            raise ValueError(f"predictions are missing the column '{col}'; required: {list(PREDICTION_COLUMNS)}")
+            raise ValueError(
+                f"predictions are missing the column '{col}'; required: {list(PREDICTION_COLUMNS)}"
+            )
     columns = list(PREDICTION_COLUMNS) + [k for k in keys if k not in PREDICTION_COLUMNS]
     for i, r in enumerate(rows):
         if set(r) != set(columns):
@@ -64,7 +66,9 @@ def _cell(col: str, value: Any, i: int) -> str:
     return str(value)
 
 
-def write_predictions_csv(path: str | Path, rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]) -> Path:
+def write_predictions_csv(
+    path: str | Path, rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]
+) -> Path:
     """Write per-frame predictions; ``rows`` is a list of dicts or a dict of equal-length columns."""
     path = Path(path)
     columns, rows = _rows_from(rows)
@@ -207,7 +211,16 @@ def format_metrics_table(metrics: Mapping[str, Any]) -> str:
     ]
     per_label = metrics.get("per_label") or {}
     if per_label:
-        ph = ["label name", "label", "n_frames", "n_videos", "frame ACC", "video ACC", "frame AUC", "video AUC"]
+        ph = [
+            "label name",
+            "label",
+            "n_frames",
+            "n_videos",
+            "frame ACC",
+            "video ACC",
+            "frame AUC",
+            "video AUC",
+        ]
         prow = [
             [name, e["label"], e["n_frames"], e["n_videos"], e["frame_acc"], e["video_acc"]]
             + [e.get("frame_auc"), e.get("video_auc")]
