@@ -138,8 +138,10 @@ def resolve_json(name: str, json_folder: str | Path) -> tuple[str, Path, str | N
 
 
 def _is_video_level(node: Any) -> bool:
-    return isinstance(node, dict) and bool(node) and all(
-        isinstance(v, dict) and "frames" in v for v in node.values()
+    return (
+        isinstance(node, dict)
+        and bool(node)
+        and all(isinstance(v, dict) and "frames" in v for v in node.values())
     )
 
 
@@ -250,14 +252,16 @@ def build_index(names: str | list[str], split: str, cfg: dict) -> list[VideoReco
 _PAIR = re.compile(r"^(\d+)_(\d+)$")  # FF++ fake: target_source
 _SINGLE = re.compile(r"^(\d+)$")  # FF++ real, UADFV real
 _DFD = re.compile(r"^(\d+)(?:_(\d+))?__")  # DFD: 01_02__scene__hash (fake), 01__scene (real)
-_CELEB = re.compile(r"^(id\d+)(?:_(id\d+))?_\d+$")  # Celeb-DF: id0_id1_0000 (fake), id0_0000 (real)
+# Celeb-DF: id0_id1_0000 (fake), id0_0000 (real); also any `idN_...` name (FBI-Demo's id042_v0).
+_CELEB = re.compile(r"^(id\d+)(?:_(id\d+))?(?=_|$)")
 
 
 def identity_of(record: VideoRecord, rule: str = "target") -> str:
     """Identity string of a video under `rule` (target | source | video).
 
     Names parsed: FF++ `a_b` (target a, source b) and `a` (both a); DeepFakeDetection `01_02__...`
-    and `01__...`; Celeb-DF `id0_id1_0000` (target id0, source id1) and `id0_0000`. Parsed ids are
+    and `01__...`; Celeb-DF `id0_id1_0000` (target id0, source id1), `id0_0000` and any other
+    `idN_...` name (target = source = idN). Parsed ids are
     prefixed by the dataset folder (`FaceForensics++/000`), so the FF++ family shares ids and other
     datasets never collide with it. Any other name, and rule `video`, gives the record key.
     """

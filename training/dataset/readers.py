@@ -105,46 +105,61 @@ class FileReader:
         return f"FileReader({self.rgb_dir})"
 
 
+# One read-only handle per environment and process, shared by every LmdbReader: py-lmdb refuses
+# to open the same environment twice in a process, and LMDB handles must not cross a fork.
+_ENVS: dict[str, lmdb.Environment] = {}
+_ENVS_PID = [os.getpid()]
+
+
+def _shared_env(path: Path) -> lmdb.Environment:
+    if _ENVS_PID[0] != os.getpid():
+        # A forked DataLoader worker: closing its inherited copies unmaps them in this process only
+        # (the parent keeps its handles) and frees the paths for this process's own handles.
+        for env in _ENVS.values():
+            env.close()
+        _ENVS.clear()
+        _ENVS_PID[0] = os.getpid()
+    env = _ENVS.get(str(path))
+    if env is None:
+        env = lmdb.open(
+            str(path), subdir=path.is_dir(), readonly=True, lock=False, readahead=False, meminit=False
+        )
+        _ENVS[str(path)] = env
+    return env
+
+
+def close_lmdb_envs() -> None:
+    """Close this process's LMDB handles (e.g. before rewriting an environment)."""
+    for env in _ENVS.values():
+        env.close()
+    _ENVS.clear()
+
+
 class LmdbReader:
     """Reads frames from `<lmdb_dir>/<Dataset>_lmdb`, the env chosen by the path's first component.
 
     The FF++ family (FF-*, FaceShifter, DeepFakeDetection) shares `FaceForensics++_lmdb`. Keys tried,
     in order: ours (`FaceForensics++/original_sequences/.../000.png`), DeepfakeBench's Windows form
     (all backslashes) and its Linux form (`FaceForensics++\\original_sequences/...`). Environments
-    are opened lazily, read-only and lock-free, once per process, so a reader survives being
-    pickled/forked into DataLoader workers.
+    are opened lazily, read-only and lock-free, once per process (shared by all readers), so a
+    reader survives being pickled or forked into DataLoader workers.
     """
 
     def __init__(self, lmdb_dir: str | Path) -> None:
         self.lmdb_dir = resolve_path(lmdb_dir)
-        self._envs: dict[str, lmdb.Environment] = {}
-        self._pid = os.getpid()
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_envs"] = {}
-        return state
 
     def env_path(self, rel: str) -> Path:
         first = rel.split("/", 1)[0]
         return self.lmdb_dir / f"{dataset_folder(first)}_lmdb"
 
     def _env(self, rel: str) -> tuple[lmdb.Environment, Path]:
-        if self._pid != os.getpid():  # forked: environments must not be shared across processes
-            self._envs, self._pid = {}, os.getpid()
         path = self.env_path(rel)
-        env = self._envs.get(str(path))
-        if env is None:
-            if not path.exists():
-                raise FileNotFoundError(
-                    f"LMDB environment not found: {path} (needed for '{rel}'). Build it with "
-                    "preprocessing/dataset2lmdb.py, fix lmdb_dir, or set lmdb: false"
-                )
-            env = lmdb.open(
-                str(path), subdir=path.is_dir(), readonly=True, lock=False, readahead=False, meminit=False
+        if str(path) not in _ENVS and not path.exists():
+            raise FileNotFoundError(
+                f"LMDB environment not found: {path} (needed for '{rel}'). Build it with "
+                "preprocessing/dataset2lmdb.py, fix lmdb_dir, or set lmdb: false"
             )
-            self._envs[str(path)] = env
-        return env, path
+        return _shared_env(path), path
 
     @staticmethod
     def candidate_keys(rel: str) -> list[str]:

@@ -1,0 +1,130 @@
+"""Config → `DeepfakeDataset` and DataLoader: the one place the data part reads the config dict."""
+
+from __future__ import annotations
+
+import cv2
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from training.dataset.dataset import DeepfakeDataset, collate_drop_none
+from training.dataset.index import SPLITS, build_index
+from training.dataset.readers import FileReader, LmdbReader
+from training.dataset.transforms import FrameTransform
+from training.utils.logging import get_logger
+from training.utils.seed import seed_worker
+
+log = get_logger("dataset.loaders")
+
+
+def dataset_names(cfg: dict, split: str) -> list[str]:
+    """Datasets of a split: train → train_dataset; val → val_dataset, else the training datasets; test → test_dataset."""
+    if split == "train":
+        names = cfg["train_dataset"]
+    elif split == "val":
+        names = cfg.get("val_dataset") or cfg["train_dataset"]
+    elif split == "test":
+        names = cfg["test_dataset"]
+    else:
+        raise ValueError(f"unknown split '{split}'; use one of {SPLITS}")
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _frame_num(cfg: dict, split: str) -> int | None:
+    fn = cfg.get("frame_num")
+    if isinstance(fn, dict):
+        if split not in fn:
+            raise KeyError(
+                f"frame_num has no entry for split '{split}' (it has {sorted(fn)}); add frame_num.{split}"
+            )
+        return fn[split]
+    return fn
+
+
+def build_transform(cfg: dict, split: str, input_spec: dict) -> FrameTransform:
+    """Resize to `resolution` (else the detector's size); cfg mean/std override the detector's."""
+    size = cfg.get("resolution") or input_spec["size"]
+    mean = cfg.get("mean") if cfg.get("mean") is not None else input_spec["mean"]
+    std = cfg.get("std") if cfg.get("std") is not None else input_spec["std"]
+    augment = split == "train" and cfg.get("use_data_augmentation", False)
+    return FrameTransform(size, mean, std, cfg.get("data_aug") if augment else None)
+
+
+def build_dataset(
+    cfg: dict,
+    split: str,
+    names: str | list[str] | None,
+    input_spec: dict,
+    identity_map: dict[str, int] | None = None,
+) -> DeepfakeDataset:
+    """The dataset of `names` (None: the split's configured datasets) for one split.
+
+    Pass the training set's `identity_map` for val/test; with None, the train split builds its own
+    map and other splits get identity -1 everywhere (their ids mean nothing to the identity head).
+    """
+    names = dataset_names(cfg, split) if names is None else names
+    records = build_index(names, split, cfg)
+    reader = LmdbReader(cfg["lmdb_dir"]) if cfg.get("lmdb") else FileReader(cfg["rgb_dir"])
+    if identity_map is None and split != "train":
+        identity_map = {}
+    ds = DeepfakeDataset(
+        records,
+        reader,
+        split,
+        _frame_num(cfg, split),
+        build_transform(cfg, split, input_spec),
+        identity_map=identity_map,
+        with_mask=bool(cfg.get("with_mask", False)),
+        with_landmark=bool(cfg.get("with_landmark", False)),
+        bad_frame_policy=cfg.get("bad_frame_policy", "error"),
+        seed=int(cfg.get("manualSeed", 0)),
+        identity_rule=cfg.get("identity_rule", "target"),
+    )
+    log.info("%s", ds)
+    return ds
+
+
+def init_worker(worker_id: int) -> None:
+    """DataLoader worker init: seed NumPy/random from torch's worker seed; one OpenCV thread per
+    worker, since N workers each spawning a core-sized OpenCV pool oversubscribe the CPU."""
+    seed_worker(worker_id)
+    cv2.setNumThreads(1)
+
+
+def build_loader(dataset: DeepfakeDataset, cfg: dict, train: bool, distributed: bool) -> DataLoader:
+    """Train: shuffled, drop_last; eval: in order, nothing dropped (DDP padding is removed by `index`).
+
+    Under DDP the trainer must call `loader.sampler.set_epoch(epoch)` every epoch.
+    """
+    seed = int(cfg.get("manualSeed", 0))
+    batch_size = int(cfg["train_batchSize"] if train else cfg["test_batchSize"])
+    workers = int(cfg.get("workers", 0))
+    sampler = None
+    rank = 0
+    if distributed:
+        sampler = DistributedSampler(dataset, shuffle=train, seed=seed, drop_last=False)
+        rank = sampler.rank
+    per_replica = len(sampler) if sampler is not None else len(dataset)
+    drop_last = train and per_replica >= batch_size
+    if train and not drop_last:
+        log.warning(
+            "training set has %d frames per process, fewer than train_batchSize=%d; keeping the "
+            "partial batch instead of dropping every sample",
+            per_replica,
+            batch_size,
+        )
+    generator = torch.Generator()
+    # rank offset: worker seeds (and so augmentations) differ across DDP ranks.
+    generator.manual_seed(seed + rank)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate_drop_none,
+        pin_memory=torch.cuda.is_available() and bool(cfg.get("cuda", True)),
+        drop_last=drop_last,
+        worker_init_fn=init_worker,
+        generator=generator,
+        persistent_workers=workers > 0,
+    )
