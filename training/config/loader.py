@@ -16,6 +16,9 @@ The ``model:`` section follows the same order but starts from the detector class
 ``config_defaults`` (the detector named by the final ``model_name``) and is checked against it.
 Every layer is checked on its own, so each problem names the file (or "command line"/"--opts")
 it came from; all problems are raised together as one :class:`ConfigError`.
+
+YAML is read with YAML 1.2 scalars in every layer: ``1e-4`` is a float, only ``true``/``false``
+are booleans (``amp: off`` is the string "off"), dates stay strings, duplicate keys are errors.
 """
 
 from __future__ import annotations
@@ -29,7 +32,14 @@ from typing import Any
 import yaml
 
 from training.config.aliases import apply_aliases
-from training.config.schema import ConfigError, check_layer, check_value, expand_shorthands
+from training.config.schema import (
+    ConfigError,
+    check_layer,
+    check_value,
+    closest,
+    expand_shorthands,
+    plain_problem,
+)
 from training.utils.logging import get_logger
 from training.utils.paths import REPO_ROOT, resolve_path
 
@@ -37,11 +47,13 @@ log = get_logger("config")
 
 DEFAULTS_PATH = Path(__file__).resolve().with_name("defaults.yaml")
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_BOOL = "tag:yaml.org,2002:bool"
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `1e-4` as a float (as YAML 1.2 does), keeps dates as strings and
-    refuses duplicate keys (PyYAML would silently keep the last one)."""
+    """SafeLoader with YAML 1.2 scalars — `1e-4` is a float, only true/false are booleans (so
+    `amp: off` stays the string 'off'), dates stay strings — that refuses duplicate keys
+    (PyYAML would silently keep the last one)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set[Any] = set()
@@ -58,9 +70,10 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_TIMESTAMP, _BOOL)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
@@ -161,7 +174,9 @@ def _detector_class(name: str) -> tuple[Any, str]:
             note = f" (importing training.detectors failed: {e})"
     if name in DETECTORS:
         return DETECTORS.get(name), ""
-    return None, f"registered: {DETECTORS.names()}{note}"
+    match = closest(name, DETECTORS.names())
+    hint = f"did you mean '{match}'? " if match else ""
+    return None, f"{hint}registered: {DETECTORS.names()}{note}"
 
 
 def _resolve_model(
@@ -178,6 +193,10 @@ def _resolve_model(
             problems.append(f"'model_name' in {src}: '{name}' is not a registered detector; {miss}")
             return {}
         schema = copy.deepcopy(getattr(cls, "config_defaults", {}))
+        owner = f"{cls.__module__}.{cls.__qualname__}.config_defaults"
+        if found := plain_problem(schema, "model", owner):  # a detector bug, e.g. a tuple default
+            problems.append(found)
+            return {}
     model = copy.deepcopy(schema) if schema is not None else {}
     for src, section in sections:
         if schema is not None:

@@ -98,7 +98,7 @@ def _type_ok(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def _closest(word: str, choices: list[str]) -> str | None:
+def closest(word: str, choices: list[str]) -> str | None:
     """Case-insensitive difflib match, so `train_batchsize` finds `train_batchSize`."""
     lowered = {c.lower(): c for c in choices}
     hit = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
@@ -106,23 +106,23 @@ def _closest(word: str, choices: list[str]) -> str | None:
 
 
 def _unknown(path: str, key: str, schema: dict[str, Any], source: str, prefix: str) -> str:
-    match = _closest(key, [str(k) for k in schema])
+    match = closest(key, [str(k) for k in schema])
     hint = f"did you mean '{prefix}{match}'?" if match else f"valid keys here: {sorted(map(str, schema))}"
     return f"unknown key '{path}' in {source}; {hint}"
 
 
-def _plain_problem(value: Any, path: str, source: str) -> str | None:
+def plain_problem(value: Any, path: str, source: str) -> str | None:
     """Values must be YAML primitives so the resolved config fits a weights_only checkpoint."""
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
                 return f"'{path}' in {source}: mapping key {k!r} must be a string; quote it"
-            found = _plain_problem(v, f"{path}.{k}", source)
+            found = plain_problem(v, f"{path}.{k}", source)
             if found:
                 return found
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            found = _plain_problem(v, f"{path}[{i}]", source)
+            found = plain_problem(v, f"{path}[{i}]", source)
             if found:
                 return found
     elif not isinstance(value, _PLAIN_SCALARS):
@@ -148,7 +148,7 @@ def _check_enum(value: Any, path: str, source: str, problems: list[str]) -> Any:
     choices = ENUMS[path]
     if value not in choices:
         names = ["null" if c is None else str(c) for c in choices]
-        match = _closest(value, names) if isinstance(value, str) else None
+        match = closest(value, names) if isinstance(value, str) else None
         hint = f"; did you mean '{match}'?" if match else ""
         problems.append(f"'{path}' in {source}: {_show(value)} is not one of {' | '.join(names)}{hint}")
     return value
@@ -170,7 +170,7 @@ def _check_free_mapping(value: Any, path: str, source: str, problems: list[str])
 
 def _check_list(value: list, default: list, path: str, source: str, problems: list[str]) -> list:
     if not default:
-        if found := _plain_problem(value, path, source):
+        if found := plain_problem(value, path, source):
             problems.append(found)
         return value
     # Elements follow the first default element (lists in the schema are homogeneous).
@@ -194,7 +194,7 @@ def check_value(
             return None
         default, hint = NULLABLE_KINDS.get(path), " or null"
         if default is None:
-            if found := _plain_problem(value, path, source):
+            if found := plain_problem(value, path, source):
                 problems.append(found)
             return value
     if not _type_ok(value, default):
@@ -202,7 +202,7 @@ def check_value(
         return value
     if isinstance(default, dict):
         if not default:  # an empty default mapping is free-form
-            if found := _plain_problem(value, path, source):
+            if found := plain_problem(value, path, source):
                 problems.append(found)
             return value
         return check_layer(value, default, source, problems, prefix=f"{path}.")

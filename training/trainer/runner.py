@@ -11,7 +11,6 @@ import torch
 
 from training.config import save_config
 from training.dataset import build_dataset, build_index, build_loader, identity_of
-from training.metrics import format_summary_table
 from training.trainer.build import amp_dtype, build_detector, build_optimizer, input_spec
 from training.trainer.checkpoint import load_checkpoint, load_model_weights
 from training.trainer.distributed import DistInfo, barrier, broadcast_object, init_distributed
@@ -152,7 +151,7 @@ def evaluate_sets(cfg: dict, model: torch.nn.Module, spec: dict, identity_map: d
     (out_root).mkdir(parents=True, exist_ok=True)
     with open(out_root / "results.json", "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2, default=lambda x: None)
-    log.info("results written to %s\n%s", out_root, format_summary_table(results))
+    log.info("results written to %s", out_root)
     return results
 
 

@@ -194,7 +194,7 @@ class Trainer:
 
     def _log_scalars(self, losses: dict[str, torch.Tensor]) -> None:
         for k, v in losses.items():
-            self.writer.add_scalar(f"train/{k}", float(v), self.global_step)
+            self.writer.add_scalar(f"train/{k}", float(v.detach()), self.global_step)
         self.writer.add_scalar("train/lr", self.scheduler.get_last_lr()[0], self.global_step)
 
     # ---- validation / selection -----------------------------------------------------------------

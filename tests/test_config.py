@@ -1,0 +1,384 @@
+"""Tests for the config loader: merge order, --opts, schema checks, aliases, model section, saving."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from training.config import DEFAULTS_PATH, ConfigError, config_to_yaml, load_config, save_config
+from training.config.aliases import REMOVED
+from training.config.schema import ENUMS
+from training.registry import DETECTORS
+from training.utils.paths import REPO_ROOT
+
+
+def _write(tmp_path: Path, text: str, name: str = "det.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _defaults() -> dict:
+    return yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8"))
+
+
+def _problems(path: Path, cli: dict | None = None, opts: list[str] | None = None, **kw) -> list[str]:
+    kw.setdefault("validate_model", False)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, cli, opts, **kw)
+    return info.value.problems
+
+
+class _ToyDetector:
+    """Stand-in detector class: only `config_defaults` matters to the loader."""
+
+    config_defaults = {
+        "arch": "tiny",
+        "dim": 8,
+        "scale": 1.0,
+        "pretrained": None,
+        "loss": {"ce": 1.0, "align": 0.0},
+        "blocks": [3, 6],
+    }
+
+
+@pytest.fixture
+def toy_name():
+    name = f"cfgtest_toy_{uuid.uuid4().hex[:8]}"
+    DETECTORS.register(name)(_ToyDetector)
+    yield name
+    DETECTORS._items.pop(name, None)
+
+
+# ---- merge order and --opts ----------------------------------------------------------------------
+
+
+def test_each_layer_overrides_the_previous(tmp_path):
+    assert _defaults()["train_batchSize"] == 32
+    path = _write(tmp_path, "train_batchSize: 16\nnEpochs: 3\n")
+    assert load_config(path, validate_model=False)["train_batchSize"] == 16
+    cfg = load_config(path, {"train_batchSize": 8}, validate_model=False)
+    assert (cfg["train_batchSize"], cfg["nEpochs"]) == (8, 3)
+    cfg = load_config(path, {"train_batchSize": 8}, ["train_batchSize=4"], validate_model=False)
+    assert (cfg["train_batchSize"], cfg["nEpochs"]) == (4, 3)
+    # later --opts win over earlier ones
+    cfg = load_config(path, None, ["nEpochs=5", "nEpochs=7"], validate_model=False)
+    assert cfg["nEpochs"] == 7
+
+
+def test_mappings_merge_lists_replace(tmp_path):
+    path = _write(tmp_path, "optimizer: {adamw: {lr: 0.001}}\ndata_aug: {blur_limit: [5, 9]}\n")
+    cfg = load_config(path, validate_model=False)
+    assert cfg["optimizer"]["adamw"]["lr"] == 0.001
+    assert cfg["optimizer"]["adamw"]["weight_decay"] == _defaults()["optimizer"]["adamw"]["weight_decay"]
+    assert cfg["optimizer"]["type"] == "adamw"
+    assert cfg["data_aug"]["blur_limit"] == [5, 9]
+    cfg = load_config(path, {"test_dataset": ["Celeb-DF-v2"]}, validate_model=False)
+    assert cfg["test_dataset"] == ["Celeb-DF-v2"]
+
+
+def test_cli_none_means_flag_not_given(tmp_path):
+    path = _write(tmp_path, "test_dataset: [DFDC]\n")
+    cfg = load_config(path, {"test_dataset": None, "save_ckpt": False}, validate_model=False)
+    assert cfg["test_dataset"] == ["DFDC"] and cfg["save_ckpt"] is False
+
+
+def test_dotted_opts_and_yaml_values(tmp_path):
+    path = _write(tmp_path, "")
+    opts = [
+        "optimizer.adamw.lr=1e-4",
+        "optimizer.sgd.momentum=5E-1",
+        "test_dataset=[A,B]",
+        "val_dataset=null",
+        "frame_num.train=8",
+        "save_ckpt=false",
+        "run_name=2024-01-01",
+        "grad_clip=1",
+    ]
+    cfg = load_config(path, None, opts, validate_model=False)
+    lr = cfg["optimizer"]["adamw"]["lr"]
+    assert isinstance(lr, float) and lr == pytest.approx(1e-4)
+    assert cfg["optimizer"]["sgd"]["momentum"] == 0.5
+    assert cfg["optimizer"]["adamw"]["beta1"] == 0.9
+    assert cfg["test_dataset"] == ["A", "B"]
+    assert cfg["val_dataset"] is None
+    assert cfg["frame_num"] == {**_defaults()["frame_num"], "train": 8}
+    assert cfg["save_ckpt"] is False
+    assert cfg["run_name"] == "2024-01-01"  # a date stays a string
+    assert isinstance(cfg["grad_clip"], float) and cfg["grad_clip"] == 1.0
+
+
+def test_exponent_floats_in_yaml_files(tmp_path):
+    path = _write(tmp_path, "optimizer:\n  adam: {lr: 1e-4, eps: 0.00000001}\n")
+    cfg = load_config(path, validate_model=False)
+    assert cfg["optimizer"]["adam"]["lr"] == pytest.approx(1e-4)
+    assert cfg["optimizer"]["adam"]["eps"] == pytest.approx(1e-8)
+
+
+def test_yaml12_booleans_keep_off_a_string(tmp_path):
+    cfg = load_config(_write(tmp_path, "amp: off\n"), None, ["select_on=test"], validate_model=False)
+    assert cfg["amp"] == "off"
+    (msg,) = _problems(_write(tmp_path, "save_ckpt: yes\n", "y.yaml"))
+    assert "'save_ckpt'" in msg and "expected a boolean" in msg
+
+
+@pytest.mark.parametrize("item", ["nEpochs", "=3", "optimizer..lr=1", "nEpochs=[1,"])
+def test_malformed_opts(tmp_path, item):
+    problems = _problems(_write(tmp_path, ""), None, [item])
+    assert len(problems) == 1 and f"'{item}'" in problems[0] and "--opts" in problems[0]
+
+
+# ---- schema: unknown keys, types, enumerations ------------------------------------------------------
+
+
+def test_unknown_key_suggests_and_names_the_file(tmp_path):
+    path = _write(tmp_path, "train_batchsize: 16\n", name="x.yaml")
+    (msg,) = _problems(path)
+    assert "unknown key 'train_batchsize'" in msg
+    assert str(path) in msg
+    assert "did you mean 'train_batchSize'?" in msg
+
+
+def test_unknown_nested_key_and_opts_source(tmp_path):
+    path = _write(tmp_path, "optimizer: {adamw: {lrr: 0.1}}\n")
+    (msg,) = _problems(path)
+    assert "'optimizer.adamw.lrr'" in msg and "did you mean 'optimizer.adamw.lr'?" in msg
+    (msg,) = _problems(_write(tmp_path, "", "empty.yaml"), None, ["data_aug.flip_prb=0.1"])
+    assert "'data_aug.flip_prb' in --opts" in msg and "'data_aug.flip_prob'" in msg
+    (msg,) = _problems(_write(tmp_path, "", "empty.yaml"), {"zzzz": 1})
+    assert "'zzzz' in command line" in msg and "valid keys here" in msg
+
+
+def test_wrong_types(tmp_path):
+    path = _write(tmp_path, "train_batchSize: '16'\ndata_aug: {flip_prob: high}\noptimizer: adam\n")
+    problems = _problems(path)
+    assert len(problems) == 3
+    text = "\n".join(problems)
+    assert "'train_batchSize'" in text and "expected an integer" in text and "'16'" in text
+    assert "'data_aug.flip_prob'" in text and "expected a number" in text
+    assert "'optimizer'" in text and "expected a mapping" in text
+
+
+def test_bool_is_not_an_int_and_int_is_not_a_bool(tmp_path):
+    problems = _problems(_write(tmp_path, "nEpochs: true\nsave_ckpt: 1\nlr_gamma: false\n"))
+    text = "\n".join(problems)
+    assert len(problems) == 3
+    assert "'nEpochs'" in text and "got bool True" in text
+    assert "'save_ckpt'" in text and "expected a boolean" in text
+    assert "'lr_gamma'" in text
+
+
+def test_nullable_keys_and_list_elements(tmp_path):
+    good = _write(tmp_path, "resolution: 224\nmean: [0.5, 0.5, 0.5]\nval_dataset: [FF-DF]\n")
+    cfg = load_config(good, validate_model=False)
+    assert cfg["resolution"] == 224 and cfg["mean"] == [0.5, 0.5, 0.5] and cfg["val_dataset"] == ["FF-DF"]
+    bad = _write(tmp_path, "resolution: '224'\nmean: [0.5, x, 0.5]\ntrain_dataset: [FF-DF, 3]\n", "bad.yaml")
+    text = "\n".join(_problems(bad))
+    assert "'resolution'" in text and "'mean[1]'" in text and "'train_dataset[1]'" in text
+
+
+def test_every_enumeration_is_checked(tmp_path):
+    path = _write(tmp_path, "")
+    for key, choices in ENUMS.items():
+        (msg,) = _problems(path, None, [f"{key}=bogus"])
+        assert f"'{key}'" in msg and " | ".join("null" if c is None else c for c in choices) in msg
+        ok = load_config(path, None, [f"{key}={choices[-1]}"], validate_model=False)
+        node = ok
+        for part in key.split("."):
+            node = node[part]
+        assert node == choices[-1]
+
+
+def test_enum_suggestion_and_null_scheduler(tmp_path):
+    (msg,) = _problems(_write(tmp_path, "optimizer: {type: AdamW}\n"))
+    assert "did you mean 'adamw'?" in msg
+    cfg = load_config(_write(tmp_path, "lr_scheduler: null\n", "n.yaml"), validate_model=False)
+    assert cfg["lr_scheduler"] is None
+
+
+def test_label_dict_accepts_new_labels_with_0_or_1(tmp_path):
+    cfg = load_config(_write(tmp_path, "label_dict: {Mine_real: 0, Mine_fake: 1}\n"), validate_model=False)
+    assert cfg["label_dict"]["Mine_fake"] == 1 and cfg["label_dict"]["FF-DF"] == 1
+    (msg,) = _problems(_write(tmp_path, "label_dict: {Mine_fake: 2}\n", "b.yaml"))
+    assert "'label_dict.Mine_fake'" in msg and "0 or 1" in msg
+
+
+def test_frame_num_int_form(tmp_path):
+    cfg = load_config(_write(tmp_path, "frame_num: 8\n"), validate_model=False)
+    assert cfg["frame_num"] == {"train": 8, "val": 8, "test": 8}
+    cfg = load_config(_write(tmp_path, ""), None, ["frame_num=4", "frame_num.test=2"], validate_model=False)
+    assert cfg["frame_num"] == {"train": 4, "val": 4, "test": 2}
+    # DeepfakeBench form without `val` keeps the default for it
+    cfg = load_config(_write(tmp_path, "frame_num: {'train': 16, 'test': 8}\n"), validate_model=False)
+    assert cfg["frame_num"] == {"train": 16, "val": _defaults()["frame_num"]["val"], "test": 8}
+
+
+def test_single_dataset_name_becomes_a_list(tmp_path):
+    cfg = load_config(
+        _write(tmp_path, "train_dataset: FF-DF\n"), None, ["test_dataset=DFDC"], validate_model=False
+    )
+    assert cfg["train_dataset"] == ["FF-DF"] and cfg["test_dataset"] == ["DFDC"]
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="duplicate key 'nEpochs'"):
+        load_config(_write(tmp_path, "nEpochs: 3\nnEpochs: 4\n"), validate_model=False)
+
+
+# ---- DeepfakeBench names -------------------------------------------------------------------------------
+
+
+def test_aliases_rewritten_and_logged(tmp_path, caplog):
+    path = _write(tmp_path, "dataset_root_rgb: /data/rgb\nlogdir: ./logs\nlocal_rank: 0\n")
+    with caplog.at_level(logging.INFO, logger="fbi"):
+        cfg = load_config(path, validate_model=False)
+    assert cfg["rgb_dir"] == "/data/rgb" and cfg["log_dir"] == "./logs"
+    assert "dataset_root_rgb" not in cfg and "logdir" not in cfg and "local_rank" not in cfg
+    logged = caplog.text
+    assert "'dataset_root_rgb' read as 'rgb_dir'" in logged and "'logdir' read as 'log_dir'" in logged
+    assert "local_rank" in logged
+    cfg = load_config(_write(tmp_path, "", "e.yaml"), None, ["logdir=runs"], validate_model=False)
+    assert cfg["log_dir"] == "runs"
+
+
+def test_alias_and_new_name_together_is_an_error(tmp_path):
+    (msg,) = _problems(_write(tmp_path, "logdir: a\nlog_dir: b\n"))
+    assert "'logdir'" in msg and "'log_dir'" in msg
+
+
+@pytest.mark.parametrize("key", sorted(REMOVED))
+def test_removed_keys_say_what_to_use(tmp_path, key):
+    (msg,) = _problems(_write(tmp_path, f"{key}: 1\n"))
+    assert f"'{key}'" in msg and "renamed/removed" in msg and REMOVED[key] in msg
+    assert "\n" not in msg
+
+
+def test_deepfakebench_names_are_valid(tmp_path):
+    # the top-level keys of a DeepfakeBench detector YAML we keep (flow style to stay short)
+    text = """
+{train_batchSize: 16, test_batchSize: 16, nEpochs: 2, manualSeed: 7, resolution: 256, compression: c23,
+ frame_num: {train: 4, test: 4}, rgb_dir: ./datasets/rgb, lmdb_dir: ./datasets/lmdb, lmdb: false,
+ dataset_json_folder: preprocessing/dataset_json, with_mask: false, with_landmark: false, save_ckpt: true,
+ save_feat: true, workers: 2, rec_iter: 100, save_epoch: 1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5],
+ cuda: true, cudnn: true, use_data_augmentation: true, log_dir: ./logs, metric_scoring: auc,
+ lr_scheduler: null, data_aug: {flip_prob: 0.5, rotate_limit: [-10, 10], quality_lower: 40},
+ optimizer: {type: adam, sgd: {lr: 0.0002, momentum: 0.9, weight_decay: 0.0005},
+   adam: {lr: 0.0002, beta1: 0.9, beta2: 0.999, eps: 0.00000001, weight_decay: 0.0005, amsgrad: false}},
+ train_dataset: [FaceForensics++], test_dataset: [FaceForensics++, Celeb-DF-v2],
+ label_dict: {FF-real: 0, FF-DF: 1}}
+"""
+    cfg = load_config(_write(tmp_path, text), validate_model=False)
+    assert (
+        cfg["manualSeed"] == 7 and cfg["resolution"] == 256 and cfg["data_aug"]["rotate_limit"] == [-10, 10]
+    )
+
+
+# ---- all problems at once ----------------------------------------------------------------------------
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    path = _write(tmp_path, "train_batchsize: 1\npretrained: x\nnEpochs: ten\namp: fp32\n", "many.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {"workers": "4"}, ["video_agg=avg", "bad"], validate_model=False)
+    problems = info.value.problems
+    assert len(problems) == 7
+    text = str(info.value)
+    for needle in ("train_batchsize", "pretrained", "nEpochs", "amp", "workers", "video_agg", "'bad'"):
+        assert needle in text
+    assert "7 problems" in text and "many.yaml" in text and "command line" in text and "--opts" in text
+
+
+# ---- detector YAML path -------------------------------------------------------------------------------
+
+
+def test_repo_relative_cwd_relative_and_missing_paths(tmp_path, monkeypatch):
+    _write(tmp_path, "nEpochs: 3\n", "here.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert load_config("here.yaml", validate_model=False)["nEpochs"] == 3
+    rel = DEFAULTS_PATH.relative_to(REPO_ROOT).as_posix()  # repo-relative, from a foreign cwd
+    assert load_config(rel, validate_model=False)["nEpochs"] == _defaults()["nEpochs"]
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("nope/missing.yaml")
+
+
+def test_non_mapping_yaml_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(_write(tmp_path, "- a\n- b\n"), validate_model=False)
+
+
+# ---- model section ---------------------------------------------------------------------------------------
+
+
+def test_model_section_filled_from_detector_defaults(tmp_path, toy_name):
+    path = _write(tmp_path, f"model_name: {toy_name}\nmodel:\n  dim: 16\n  loss: {{align: 0.5}}\n")
+    cfg = load_config(path, None, ["model.arch=small", "model.blocks=[1]", "model.pretrained=/w.pt"])
+    assert cfg["model"] == {
+        "arch": "small",
+        "dim": 16,
+        "scale": 1.0,
+        "pretrained": "/w.pt",
+        "loss": {"ce": 1.0, "align": 0.5},
+        "blocks": [1],
+    }
+    assert _ToyDetector.config_defaults["loss"] == {"ce": 1.0, "align": 0.0}  # not mutated
+    assert load_config(_write(tmp_path, f"model_name: {toy_name}\n", "d.yaml"))["model"] == (
+        _ToyDetector.config_defaults
+    )
+
+
+def test_model_section_is_validated(tmp_path, toy_name):
+    path = _write(tmp_path, f"model_name: {toy_name}\nmodel:\n  dimm: 16\n  loss: {{ce: yes}}\n", "m.yaml")
+    problems = _problems(path, None, ["model.scale=big"], validate_model=True)
+    text = "\n".join(problems)
+    assert len(problems) == 3
+    assert "unknown key 'model.dimm' in" in text and "m.yaml" in text and "did you mean 'model.dim'?" in text
+    assert "'model.loss.ce'" in text and "'model.scale' in --opts" in text
+    # without the detector lookup the section is only merged
+    cfg = load_config(path, None, ["model_name=not_registered_anywhere"], validate_model=False)
+    assert cfg["model"] == {"dimm": 16, "loss": {"ce": "yes"}}
+
+
+def test_unknown_model_name_lists_registered(tmp_path, toy_name):
+    (msg,) = _problems(_write(tmp_path, "model_name: no_such_detector_xyz\n"), validate_model=True)
+    assert "'no_such_detector_xyz' is not a registered detector" in msg and toy_name in msg
+    (msg,) = _problems(_write(tmp_path, f"model_name: {toy_name}x\n", "t.yaml"), validate_model=True)
+    assert f"did you mean '{toy_name}'?" in msg
+
+
+def test_detector_defaults_must_be_plain(tmp_path, toy_name, monkeypatch):
+    monkeypatch.setattr(_ToyDetector, "config_defaults", {"blocks": (3, 6)})
+    (msg,) = _problems(_write(tmp_path, f"model_name: {toy_name}\n"), validate_model=True)
+    assert "_ToyDetector.config_defaults" in msg and "'model.blocks'" in msg
+
+
+# ---- saving ---------------------------------------------------------------------------------------------
+
+
+def _plain(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or type(value) in (bool, int, float, str)
+
+
+def test_save_and_load_round_trip(tmp_path, toy_name):
+    path = _write(tmp_path, f"model_name: {toy_name}\nmodel: {{dim: 4}}\nframe_num: 2\n")
+    cfg = load_config(path, {"train_dataset": ["FF-DF"]}, ["optimizer.adamw.lr=1e-5", "label_dict.My_fake=1"])
+    assert _plain(cfg)
+    saved = save_config(cfg, tmp_path / "run" / "config.yaml")
+    assert saved.is_file() and not list(saved.parent.glob("*.tmp"))
+    assert load_config(saved) == cfg
+    assert yaml.safe_load(config_to_yaml(cfg)) == cfg
+    assert list(yaml.safe_load(config_to_yaml(cfg))) == list(cfg)  # key order kept
+
+
+def test_resolved_config_fits_a_weights_only_checkpoint(tmp_path):
+    torch = pytest.importorskip("torch")
+    cfg = load_config(_write(tmp_path, "frame_num: 2\n"), validate_model=False)
+    torch.save({"config": cfg}, tmp_path / "c.pt")
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["config"] == cfg
