@@ -56,7 +56,7 @@ def test_fft_highpass_filters_by_radius() -> None:
 
 
 def test_freq_adapter_tokens_gates_and_any_grid() -> None:
-    fa = FreqAdapter(width=24, grid_size=(7, 5), blocks=[2, 0], num_blocks=4, channels=8)
+    fa = FreqAdapter(width=24, grid_size=(7, 5), patch_size=8, blocks=[2, 0], num_blocks=4, channels=8)
     out = fa(torch.rand(2, 3, 56, 40))
     assert out.tokens.shape == (2, 35, 24) and out.fft.shape == (2, 35, 8) and out.dwt.shape == (2, 35, 8)
     assert fa.blocks == [0, 2] and torch.count_nonzero(fa.gates) == 0
@@ -70,8 +70,12 @@ def test_freq_adapter_tokens_gates_and_any_grid() -> None:
     assert torch.allclose(moved[:, 1:], tok[:, 1:] + 2.0 * out.tokens)
     assert torch.equal(hook(1, tok), tok)  # not an injection block
     with pytest.raises(ValueError, match="blocks"):
-        FreqAdapter(width=8, grid_size=(2, 2), blocks=[4], num_blocks=4)
-    only_dwt = FreqAdapter(width=8, grid_size=(2, 2), blocks=[0], num_blocks=1, use_fft=False, channels=4)
+        FreqAdapter(width=8, grid_size=(2, 2), patch_size=8, blocks=[4], num_blocks=4)
+    only_dwt = FreqAdapter(
+        width=8, grid_size=(2, 2), patch_size=8, blocks=[0], num_blocks=1, use_fft=False, channels=4
+    )
+    odd = FreqAdapter(width=8, grid_size=(3, 3), patch_size=14, blocks=[0], num_blocks=1, channels=4)
+    assert odd(torch.rand(1, 3, 42, 42)).tokens.shape == (1, 9, 8)  # ViT-L/14-like: DWT stride 7
     assert not hasattr(only_dwt, "fft_stem") and only_dwt(torch.rand(1, 3, 16, 16)).fft is None
 
 
@@ -91,6 +95,8 @@ def test_mask_boundary_target() -> None:
     t = mask_boundary(m)
     assert t.max() > 0.9 and t[..., 16, 16] < 0.01 and t[..., 0, 0] < 0.01  # only near the edge
     assert t[..., 16, 8] > t[..., 16, 16]
+    small = mask_boundary(m, size=(8, 8))
+    assert small.shape == (1, 1, 8, 8) and torch.allclose(small, F.avg_pool2d(t, 4), atol=1e-6)
 
 
 def test_boundary_mining_shapes_and_grad() -> None:
@@ -98,7 +104,7 @@ def test_boundary_mining_shapes_and_grad() -> None:
     x = torch.rand(2, 3, 32, 32)
     patch = torch.randn(2, 16, 10, requires_grad=True)
     out = bm(x, patch)
-    assert out["feature"].shape == (2, 10) and out["logits"].shape == (2, 1, 32, 32)
+    assert out["feature"].shape == (2, 10) and out["logits"].shape == (2, 1, 8, 8)
     assert out["weights"].shape == (2, 16) and ((out["weights"] > 0) & (out["weights"] < 1)).all()
     ref = (out["weights"][..., None] * patch).sum(1) / (out["weights"].sum(1, keepdim=True) + 1e-6)
     assert torch.allclose(out["feature"], ref, atol=1e-6)
@@ -130,9 +136,9 @@ def test_arcface_logits_hand_checked() -> None:
     cos = torch.tensor([[0.5, 0.8], [-0.9, 0.3]])
     labels = torch.tensor([0, 0])
     out = arcface_logits(cos, labels, scale=2.0, margin=0.5)
-    # row 0: cos(π/3 + 0.5) = 0.5·cos 0.5 − (√3/2)·sin 0.5 = 0.0235871...
+    # row 0: cos(π/3 + 0.5) = 0.5·cos 0.5 − (√3/2)·sin 0.5 = 0.0235966...
     # row 1: θ + m > π → fallback cos θ − m·sin m = −0.9 − 0.5·sin 0.5 = −1.1397128...
-    expected = torch.tensor([[2 * 0.02358710, 1.6], [2 * -1.13971277, 0.6]])
+    expected = torch.tensor([[2 * 0.02359659, 1.6], [2 * -1.13971277, 0.6]])
     assert torch.allclose(out, expected, atol=1e-5)
     assert torch.equal(arcface_logits(cos, labels, 3.0, 0.0), 3.0 * cos)
 

@@ -74,3 +74,21 @@ def empty_video(path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"")
     return path
+
+
+def two_face_video(path: str | Path, mask_path: str | Path, n_frames: int = 6) -> tuple[Path, Path]:
+    """A big face (left) and a smaller blue-tinted face (right), plus a mask video marking the right one.
+
+    Mimics an FF++ video where the manipulated face is not the largest one.
+    """
+    frames, masks = [], []
+    for t in range(n_frames):
+        left = cv2.resize(astronaut_frame(t, 320), (384, 384), interpolation=cv2.INTER_LINEAR)
+        right = np.zeros((384, 320, 3), np.uint8)
+        right[32:352] = astronaut_frame(t + 3, 320)
+        right[..., 0] = np.clip(right[..., 0].astype(np.int16) + 60, 0, 255).astype(np.uint8)
+        frames.append(np.hstack([left, right]))
+        m = np.zeros((384, 704, 3), np.uint8)
+        m[192 - 60 : 192 + 60, 384 + 160 - 55 : 384 + 160 + 55] = 255
+        masks.append(m)
+    return write_video(path, frames), write_video(mask_path, masks)

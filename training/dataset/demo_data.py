@@ -98,10 +98,10 @@ def _face_mask(rng: np.random.Generator, size: int) -> np.ndarray:
     """A soft ellipse over the inner face with random size, tilt and feathering: float32 (S, S) in [0, 1]."""
     k = size / 25.0
     cx, cy = ((np.array(FACE_CENTRE_25) + 0.5) * k - 0.5) + rng.normal(0, 0.015 * size, 2)
-    ax, ay = rng.uniform(0.24, 0.31) * size, rng.uniform(0.31, 0.39) * size
+    ax, ay = rng.uniform(0.22, 0.28) * size, rng.uniform(0.29, 0.36) * size
     hard = np.zeros((size, size), np.float32)
     cv2.ellipse(hard, (round(cx), round(cy)), (round(ax), round(ay)), rng.uniform(-8, 8), 0, 360, 1.0, -1)
-    sigma = rng.uniform(0.02, 0.06) * size  # random feathering width
+    sigma = rng.uniform(0.02, 0.05) * size  # random feathering width
     return cv2.GaussianBlur(hard, (0, 0), sigma)
 
 
@@ -131,17 +131,20 @@ def render_video(
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """One video of a face: RGB uint8 frames, uint8 blending masks (zeros for reals), float32 (5, 2) landmarks."""
     size = face.shape[0]
-    base = face[..., None] * (tint * rng.uniform(0.95, 1.05, 3)).astype(np.float32)  # per-video white balance
-    blend = _blend_params(rng, size) if fake else None
+    # Separate streams: with the same ``rng`` a real and a fake video share colour and motion exactly,
+    # so they differ only inside the blending mask.
+    video_rng, blend_rng = rng.spawn(2)
+    base = face[..., None] * (tint * video_rng.uniform(0.95, 1.05, 3)).astype(np.float32)  # white balance
+    blend = _blend_params(blend_rng, size) if fake else None
     lm_canon = (LANDMARKS_25 + 0.5) * (size / 25.0) - 0.5
     frames, masks, lms = [], [], []
-    for m in _video_motion(rng, n_frames, size):
+    for m in _video_motion(video_rng, n_frames, size):
         img = cv2.warpAffine(base, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         weight = np.zeros((size, size), np.float32)
         if blend is not None:
             weight = cv2.warpAffine(blend["mask"], m, (size, size)) * blend["alpha"]
             img = weight[..., None] * _source(img, blend, size) + (1.0 - weight[..., None]) * img
-        img = img * rng.uniform(0.97, 1.03)  # brightness flicker, same for both classes
+        img = img * video_rng.uniform(0.97, 1.03)  # brightness flicker, same for both classes
         frames.append(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8))
         masks.append(np.round(weight * 255).astype(np.uint8))
         lms.append((lm_canon @ m[:, :2].T + m[:, 2]).astype(np.float32))
@@ -214,16 +217,16 @@ def build_demo_dataset(
     faces = load_faces(size)
     index: dict = {lab: {s: {} for s in SPLITS} for lab in LABELS.values()}
     idx_width = max(3, len(str((frames_per_video - 1) * FRAME_STRIDE)))
-    show = int(os.environ.get("RANK", "0")) == 0
-    for sname, ids in splits.items():
-        for ident in tqdm(ids, desc=f"FBI-Demo {sname}", disable=not show or not ids, leave=False):
-            tint = _skin_tint(np.random.default_rng([seed, 1, ident]))
-            for ci, cls in enumerate(("real", "fake")):
-                for v in range(videos_per_class):
-                    rng = np.random.default_rng([seed, 2, ident, ci, v])
-                    rendered = render_video(faces[ident], tint, cls == "fake", rng, frames_per_video)
-                    video = f"id{ident:03d}_v{v}"
-                    index[LABELS[cls]][sname][video] = _write_video(root, cls, video, rendered, idx_width)
+    jobs = [(s, i) for s in SPLITS for i in splits[s]]
+    for sname, ident in tqdm(jobs, desc="FBI-Demo identities", disable=int(os.environ.get("RANK", "0")) != 0):
+        tint = _skin_tint(np.random.default_rng([seed, 1, ident]))
+        for ci, cls in enumerate(("real", "fake")):
+            for v in range(videos_per_class):
+                # one generator per video: the output does not depend on the split or on build order
+                rng = np.random.default_rng([seed, 2, ident, ci, v])
+                rendered = render_video(faces[ident], tint, cls == "fake", rng, frames_per_video)
+                video = f"id{ident:03d}_v{v}"
+                index[LABELS[cls]][sname][video] = _write_video(root, cls, video, rendered, idx_width)
     json_folder.mkdir(parents=True, exist_ok=True)
     _write_json(json_path, {DATASET: index})
     _write_json(stamp, {**params, "complete": True})
@@ -287,3 +290,36 @@ def _wait_for_build(json_path: Path, stamp: Path, timeout: float = 600.0) -> Non
             return
         time.sleep(0.5)
     raise TimeoutError(f"waited {timeout:.0f}s for rank 0 to build the demo dataset ({json_path}); check rank 0's log")
+
+
+def save_preview(json_path: str | Path, rgb_dir: str | Path, out_path: str | Path, n: int = 6, scale: int = 3) -> Path:
+    """A contact sheet of ``n`` test identities: rows real frame / fake frame / blending mask, upscaled ``scale``x."""
+    data = json.loads(resolve_path(json_path).read_text(encoding="utf-8"))[DATASET]
+    rgb_dir = resolve_path(rgb_dir)
+    split = "test" if data[LABELS["fake"]]["test"] else "train"  # prefer identities no model trained on
+    fakes, reals = data[LABELS["fake"]][split], data[LABELS["real"]][split]
+    videos = [v for v in sorted(fakes) if v.endswith("_v0")][:n]
+
+    def tile(rel: str, grey: bool = False) -> np.ndarray:
+        img = cv2.imread(str(rgb_dir / rel), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
+        if img is None:
+            raise FileNotFoundError(f"preview: cannot read {rgb_dir / rel}; rebuild with --overwrite")
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if grey else img
+        return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+
+    rows = [
+        [tile(reals[v]["frames"][0]) for v in videos],
+        [tile(fakes[v]["frames"][0]) for v in videos],
+        [tile(fakes[v]["masks"][0], grey=True) for v in videos],
+    ]
+    h = rows[0][0].shape[0]
+    labelled = []
+    for name, row in zip(("real", "fake", "mask"), rows):
+        label = np.full((h, 64, 3), 255, np.uint8)
+        cv2.putText(label, name, (4, h // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        labelled.append(np.concatenate([label, *row], axis=1))
+    out_path = resolve_path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out_path), np.concatenate(labelled, axis=0)):
+        raise OSError(f"could not write preview {out_path}")
+    return out_path

@@ -25,15 +25,22 @@ def boundary_cues(x01: torch.Tensor, blur_kernel: int, blur_sigma: float, canny:
         return torch.cat(cues, dim=1)
 
 
-def mask_boundary(mask: torch.Tensor, blur_kernel: int = 7, blur_sigma: float = 2.0) -> torch.Tensor:
+def mask_boundary(
+    mask: torch.Tensor,
+    blur_kernel: int = 7,
+    blur_sigma: float = 2.0,
+    size: tuple[int, int] | None = None,
+) -> torch.Tensor:
     """Soft boundary of a blending mask in [0, 1]: 4·m̃·(1 − m̃) of the blurred mask m̃.
 
     Peaks at 1 where the (blurred) mask crosses 0.5 and is 0 inside and outside the blended region;
     for a real image (all-zero mask) the target is all zero. The blur gives hard masks a width.
+    `size`: area-average the target down to the boundary map's resolution.
     """
     with torch.autocast(device_type=mask.device.type, enabled=False):
         m = kornia.filters.gaussian_blur2d(mask.float(), (blur_kernel, blur_kernel), (blur_sigma, blur_sigma))
-        return (4.0 * m * (1.0 - m)).clamp(0.0, 1.0)
+        t = (4.0 * m * (1.0 - m)).clamp(0.0, 1.0)
+        return F.adaptive_avg_pool2d(t, size) if size is not None and t.shape[-2:] != size else t
 
 
 def weighted_pool(patch: torch.Tensor, weights: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -43,10 +50,11 @@ def weighted_pool(patch: torch.Tensor, weights: torch.Tensor, eps: float = 1e-6)
 
 
 class BoundaryMining(nn.Module):
-    """Cues → small conv net → sigmoid map W (full resolution) → W pooled to the patch grid.
+    """Cues → small conv net → sigmoid map W (¼ resolution) → W pooled to the patch grid.
 
-    `forward(x01, patch)` returns the boundary feature (B×width), the map logits (B×1×H×W, for the
-    optional supervision) and the pooled weights (B×N, for inspection/CAMs).
+    `forward(x01, patch)` returns the boundary feature (B×width), the map logits (B×1×H/4×W/4, for the
+    optional supervision; see `boundary_supervision`, which brings the target to that size) and the
+    pooled weights (B×N, for inspection/CAMs).
     """
 
     def __init__(
@@ -63,18 +71,19 @@ class BoundaryMining(nn.Module):
         self.grid_size = tuple(grid_size)
         self.blur_kernel, self.blur_sigma, self.canny = int(blur_kernel), float(blur_sigma), bool(canny)
         in_ch = 6 + int(canny)
+        # Two stride-2 convs: W lives at 1/4 of the input resolution (56×56 at 224 px), still 4×4 values
+        # per 16-px patch, at ~1/10 of the cost of a full-resolution net.
         self.net = nn.Sequential(
-            nn.Conv2d(in_ch, channels, 3, padding=1),
+            nn.Conv2d(in_ch, channels, 3, stride=2, padding=1),
             nn.GELU(),
-            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
             nn.GELU(),
-            nn.Conv2d(2 * channels, 1, 1),
+            nn.Conv2d(channels, 1, 1),
         )
 
     def forward(self, x01: torch.Tensor, patch: torch.Tensor) -> dict[str, torch.Tensor]:
         cues = boundary_cues(x01, self.blur_kernel, self.blur_sigma, self.canny)
-        # The net works at half resolution for speed; the logits are upsampled to the image size.
-        logits = F.interpolate(self.net(cues), size=x01.shape[-2:], mode="bilinear", align_corners=False)
+        logits = self.net(cues)
         w = torch.sigmoid(logits)
         pooled = F.adaptive_avg_pool2d(w, self.grid_size).flatten(1)
         if pooled.shape[1] != patch.shape[1]:

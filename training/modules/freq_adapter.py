@@ -14,7 +14,8 @@ FFT_OUTPUTS = ("highpass", "logamp")
 
 
 def _fp32(x: torch.Tensor) -> torch.Tensor:
-    return x.float() if x.dtype != torch.float32 else x
+    """Upcast half types (AMP) to fp32; fp32/fp64 pass unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def fft_highpass(x: torch.Tensor, radius: float, outputs: Sequence[str] = FFT_OUTPUTS) -> torch.Tensor:
@@ -69,8 +70,8 @@ class WaveletDWT(nn.Module):
             raise ValueError(f"wavelet bands {list(bands)}: choose from {list(self.BANDS)}")
         dec_lo, dec_hi = wav.filter_bank[0], wav.filter_bank[1]
         # conv2d is a correlation, pywt a convolution: flip the taps.
-        lo = torch.tensor(dec_lo[::-1], dtype=torch.float32)
-        hi = torch.tensor(dec_hi[::-1], dtype=torch.float32)
+        lo = torch.tensor(dec_lo[::-1], dtype=torch.float64)
+        hi = torch.tensor(dec_hi[::-1], dtype=torch.float64)
         one_d = {"L": lo, "H": hi}
         # band "XY": X filters the rows (vertical axis), Y the columns; LH = pywt cH.
         filt = torch.stack([torch.outer(one_d[b[1]], one_d[b[0]]) for b in bands])
@@ -86,16 +87,20 @@ class WaveletDWT(nn.Module):
             x = _fp32(x).reshape(b * c, 1, h, w)
             if self.pad:
                 x = F.pad(x, (self.pad,) * 4, mode="circular")
-            y = F.conv2d(x, self.filters, stride=2)
+            y = F.conv2d(x, self.filters.to(x.dtype), stride=2)
         return y.reshape(b, c * len(self.bands), h // 2, w // 2)
 
 
-def _stem(in_ch: int, ch: int, first_stride: int) -> nn.Sequential:
-    """Two 3×3 convs (the second with stride 2): cheap local texture features before grid pooling."""
+def _stem(in_ch: int, ch: int, stride: int) -> nn.Sequential:
+    """Patchify conv (kernel = stride, like the ViT patch embedding) then a 3×3 conv at token resolution.
+
+    Working at the token grid from the first layer keeps the branch at a few % of the ViT's FLOPs; the
+    3×3 conv gives each token its neighbours' frequency statistics.
+    """
     return nn.Sequential(
-        nn.Conv2d(in_ch, ch, 3, stride=first_stride, padding=1),
+        nn.Conv2d(in_ch, ch, stride, stride=stride),
         nn.GELU(),
-        nn.Conv2d(ch, ch, 3, stride=2, padding=1),
+        nn.Conv2d(ch, ch, 3, padding=1),
         nn.GELU(),
     )
 
@@ -108,7 +113,7 @@ class FreqOutput:
 
 
 class FreqAdapter(nn.Module):
-    """FFT ∥ DWT branches → conv stems → `grid`×`grid` tokens → concat + projection to `width`.
+    """FFT ∥ DWT branches → conv stems → tokens on the ViT grid → concat + projection to `width`.
 
     The tokens enter the ViT residual stream after the blocks in `blocks`, each through its own
     per-channel gate initialised to zero, so at initialisation the backbone is unchanged.
@@ -118,6 +123,7 @@ class FreqAdapter(nn.Module):
         self,
         width: int,
         grid_size: tuple[int, int],
+        patch_size: int,
         blocks: Sequence[int],
         num_blocks: int,
         use_fft: bool = True,
@@ -147,16 +153,18 @@ class FreqAdapter(nn.Module):
         self.use_fft, self.use_dwt = bool(use_fft), bool(use_dwt)
         if use_fft:
             fft_probe = fft_highpass(torch.zeros(1, in_chans, 4, 4), 0.0, self.fft_outputs)
-            self.fft_stem = _stem(fft_probe.shape[1], channels, first_stride=2)
+            self.fft_stem = _stem(fft_probe.shape[1], channels, stride=patch_size)
         self.dwt = WaveletDWT(wavelet, wavelet_bands) if use_dwt else None
         if use_dwt:
-            self.dwt_stem = _stem(in_chans * len(wavelet_bands), channels, first_stride=1)
+            # the DWT halves the resolution, so half a patch covers one token
+            self.dwt_stem = _stem(in_chans * len(wavelet_bands), channels, stride=max(1, patch_size // 2))
         n_branch = int(use_fft) + int(use_dwt)
         self.fuse = nn.Sequential(nn.LayerNorm(channels * n_branch), nn.Linear(channels * n_branch, width))
         self.gates = nn.Parameter(torch.zeros(len(blocks), width))
 
     def _to_tokens(self, feat: torch.Tensor) -> torch.Tensor:
-        feat = F.adaptive_avg_pool2d(feat, self.grid_size)
+        if feat.shape[-2:] != self.grid_size:  # e.g. odd patch sizes for the DWT stem: pool to the grid
+            feat = F.adaptive_avg_pool2d(feat, self.grid_size)
         return feat.flatten(2).transpose(1, 2)
 
     def forward(self, x01: torch.Tensor) -> FreqOutput:

@@ -74,7 +74,9 @@ def build_head(kind: str, in_dim: int, num_classes: int, scale: float, margin: f
         raise ValueError(f"model.head.type='{kind}' is not one of {list(HEAD_TYPES)}")
     if kind == "linear":
         if margin:
-            raise ValueError(f"model.head.margin={margin} needs model.head.type: cosine (linear has no angle)")
+            raise ValueError(
+                f"model.head.margin={margin} needs model.head.type: cosine (linear has no angle)"
+            )
         return LinearHead(in_dim, num_classes)
     return CosineHead(in_dim, num_classes, scale, margin)
 

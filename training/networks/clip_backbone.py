@@ -8,6 +8,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,8 @@ TUNE_MODES = ("ln", "none", "full", "last_k")
 BlockHook = Callable[[int, Tensor], Tensor]
 
 
-def _is_none(pretrained: str | None) -> bool:
+def is_no_weights(pretrained: str | None) -> bool:
+    """True for the spellings of "no pretrained weights" (None, "", "none", "null", "false")."""
     return pretrained is None or str(pretrained).strip().lower() in ("", "none", "null", "false")
 
 
@@ -66,7 +68,7 @@ class ClipBackbone(nn.Module):
         model_cfg = open_clip.get_model_config(arch)
         if model_cfg is None:
             raise ValueError(f"model.arch: unknown open_clip architecture '{arch}'; e.g. ViT-B-16, ViT-L-14")
-        tag_cfg = {} if _is_none(pretrained) else get_pretrained_cfg(arch, str(pretrained))
+        tag_cfg = {} if is_no_weights(pretrained) else get_pretrained_cfg(arch, str(pretrained))
         cfg = _vision_cfg(arch, model_cfg, vision_cfg, image_size)
         embed_dim = cfg.pop("embed_dim", model_cfg["embed_dim"])
         self._quick_gelu_guessed = quick_gelu is None
@@ -76,8 +78,8 @@ class ClipBackbone(nn.Module):
         _check_supported(arch, self.visual)
 
         self.arch, self.quick_gelu = arch, quick_gelu
-        self.pretrained = "none" if _is_none(pretrained) else str(pretrained)
-        if not _is_none(pretrained):
+        self.pretrained = "none" if is_no_weights(pretrained) else str(pretrained)
+        if not is_no_weights(pretrained):
             self._load_pretrained(str(pretrained), tag_cfg)
         self.width = self.visual.transformer.width
         self.embed_dim = self.visual.output_dim
@@ -239,8 +241,13 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path), device="cpu")
-    if zipfile.is_zipfile(path) and any("/code/" in n for n in zipfile.ZipFile(path).namelist()):
-        return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            scripted = any("/code/" in n for n in zf.namelist())  # OpenAI's original .pt releases
+        if scripted:
+            with warnings.catch_warnings():  # torch.jit is deprecated, but these files are TorchScript
+                warnings.simplefilter("ignore", FutureWarning)
+                return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:

@@ -1,0 +1,24 @@
+"""Entry script: processed folders -> <lmdb_dir>/<Dataset>_lmdb, resumable, verified after writing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from preprocessing.fbi_prep.lmdb_io import write_lmdb  # noqa: E402
+from preprocessing.fbi_prep.settings import build_parser, resolve_settings  # noqa: E402
+from training.utils.logging import setup_logging  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser("dataset2lmdb", __doc__)
+    cfg = resolve_settings("dataset2lmdb", parser.parse_args(argv))
+    setup_logging()
+    write_lmdb(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

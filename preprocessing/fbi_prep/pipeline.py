@@ -1,0 +1,205 @@
+"""One video -> aligned crops, landmarks and masks on disk, plus the ledger record saying what happened."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .adapters.base import VideoJob
+from .align import five_points, similarity_matrix, warp_image, warp_points
+from .face import FaceEngine, choose_faces
+from .video import VideoError, decode_selected, open_video, read_frames, read_window
+
+
+class _Timer:
+    """Accumulates seconds per stage (decode / detect / landmarks / align / write) for the ledger and benchmark."""
+
+    def __init__(self):
+        self.t = Counter()
+
+    def add(self, stage: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.t[stage] += now - t0
+        return now
+
+
+def face_folder(video: str, k: int) -> str:
+    """Output folder name of the k-th face (policy `all`): the first face keeps the video's name."""
+    return video if k == 0 else f"{video}_face{k}"
+
+
+class VideoProcessor:
+    """Holds the settings and the per-process FaceEngine; `__call__(job, out_root)` processes one video."""
+
+    def __init__(self, cfg: dict[str, Any], engine: FaceEngine | None = None):
+        self.cfg = cfg
+        self.engine = engine or FaceEngine(cfg["detector"], str(cfg["landmarks"]), cfg["detect_max_side"], cfg["detect_upsample"])
+        ext = "jpg" if cfg["image_format"] == "jpg" else "png"
+        self.ext = ext
+        self.params = (
+            [cv2.IMWRITE_JPEG_QUALITY, int(cfg["jpeg_quality"])]
+            if ext == "jpg"
+            else [cv2.IMWRITE_PNG_COMPRESSION, int(cfg["png_compression"])]
+        )
+
+    def __call__(self, job: VideoJob, out_root: str | Path, settings_hash: str = "") -> dict:
+        rec = {
+            "video": job.rel, "settings_hash": settings_hash, "status": "error", "error": None,
+            "detector": self.engine.detector_name, "landmark_model": self.engine.landmark_model,
+            "face_policy": self.cfg["face_policy"], "outputs": [],
+        }  # fmt: skip
+        timer = _Timer()
+        t_start = time.perf_counter()
+        base = Path(out_root) / job.out_dir if job.out_dir else Path(out_root)
+        try:
+            self._clear(base, job.video)
+            self._run(job, base, rec, timer)
+        except VideoError as e:
+            rec.update(status="unreadable", error=str(e))
+        except Exception as e:  # recorded, never silently swallowed: the ledger keeps the traceback tail
+            rec.update(status="error", error=f"{type(e).__name__}: {e} | {traceback.format_exc(limit=3)[-400:]}")
+        if rec["status"] not in ("ok", "partial"):
+            self._clear(base, job.video)
+            rec["outputs"] = []
+        rec["seconds"] = round(time.perf_counter() - t_start, 4)
+        rec["timing"] = {k: round(v, 4) for k, v in timer.t.items()}
+        return rec
+
+    def _clear(self, base: Path, video: str) -> None:
+        """Remove earlier (possibly half-written) outputs of this video before (re)writing."""
+        for kind in ("frames", "landmarks", "masks"):
+            d = base / kind
+            if d.is_dir():
+                for p in d.glob(f"{video}"):
+                    shutil.rmtree(p, ignore_errors=True)
+                for p in d.glob(f"{video}_face*"):
+                    shutil.rmtree(p, ignore_errors=True)
+
+    def _run(self, job: VideoJob, base: Path, rec: dict, timer: _Timer) -> None:
+        cfg = self.cfg
+        t = time.perf_counter()
+        dec = decode_selected(job.src, cfg["mode"], cfg["num_frames"], cfg["stride"], cfg["decode"])
+        t = timer.add("decode", t)
+        wanted = sorted(dec.frames)
+        masks, mask_note = self._masks(job, wanted)
+        timer.add("decode", t)
+        rec.update(
+            frames_reported=dec.reported_count, frames_real=dec.real_count, frames_wanted=len(wanted),
+            frames_decoded=len(dec.frames), masks=mask_note,
+        )  # fmt: skip
+        policy_used: Counter = Counter()
+        written: dict[int, int] = {}  # output index -> faces written
+        missing = []
+        for idx in wanted:
+            n = self._process_frame(dec.frames[idx], idx, masks.get(idx), base, job.video, timer, policy_used)
+            if n:
+                written[idx] = n
+            else:
+                missing.append(idx)
+        rec["frames_with_face"] = len(written)
+        replaced, dropped = self._replace_missing(job, missing, set(wanted), masks, base, timer, policy_used, written)
+        rec.update(replaced={str(k): v for k, v in replaced.items()}, dropped=dropped, policy_applied=dict(policy_used))
+        rec["frames_written"] = len(written)
+        n_faces = max(written.values(), default=0)
+        rec["outputs"] = [f"{job.out_dir}/frames/{face_folder(job.video, k)}".lstrip("/") for k in range(n_faces)]
+        if not written:
+            rec.update(
+                status="no_face",
+                error=f"no face in any of {len(wanted)} decoded frames (detector {self.engine.detector_name}, "
+                f"upsample {list(self.engine.upsample)}); try --detector cnn or --detect_max_side 0",
+            )
+        else:
+            rec["status"] = "ok" if len(written) >= len(wanted) else "partial"
+
+    def _masks(self, job: VideoJob, wanted: list[int]) -> tuple[dict[int, np.ndarray], str]:
+        if not (job.mask_src and (self.cfg["masks"] or self.cfg["face_policy"] == "mask")):
+            return {}, "none"
+        try:
+            cap = open_video(job.mask_src)
+            try:
+                frames = read_frames(cap, wanted, "grab")
+            finally:
+                cap.release()
+        except VideoError as e:
+            return {}, f"error: {e}"
+        got = {i: cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for i, f in frames.items()}
+        return got, "ok" if len(got) == len(wanted) else f"partial: {len(got)}/{len(wanted)} mask frames decoded"
+
+    def _process_frame(self, frame, idx, mask, base, video, timer, policy_used) -> int:
+        """Detect, choose, align and write one frame; returns the number of faces written (0 = none)."""
+        t = time.perf_counter()
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        faces = self.engine.detect(grey)
+        t = timer.add("detect", t)
+        if not faces:
+            return 0
+        chosen, applied = choose_faces(faces, self.cfg["face_policy"], mask)
+        if self.cfg["face_policy"] == "mask" and applied != "mask" and mask is not None and (mask > 127).any():
+            # The manipulated face may be smaller than the upsampling level that found the others: look harder.
+            for level in self.engine.upsample[1:] or (self.engine.upsample[0] + 1,):
+                more = self.engine.detect(grey, (level,))
+                picked, how = choose_faces(more, "mask", mask)
+                if how == "mask":
+                    chosen, applied = picked, how
+                    break
+            t = timer.add("detect", t)
+        policy_used[applied] += 1
+        for k, face in enumerate(chosen):
+            self.engine.add_landmarks(grey, face)
+            t = timer.add("landmarks", t)
+            m = similarity_matrix(five_points(face.landmarks), self.cfg["size"], float(self.cfg["scale"]))
+            crop = warp_image(frame, m, self.cfg["size"])
+            lm = warp_points(face.landmarks, m)
+            mcrop = warp_image(mask, m, self.cfg["size"]) if mask is not None and self.cfg["masks"] else None
+            t = timer.add("align", t)
+            self._write(base, face_folder(video, k), idx, crop, lm, mcrop)
+            t = timer.add("write", t)
+        return len(chosen)
+
+    def _write(self, base: Path, video: str, idx: int, crop, lm, mcrop) -> None:
+        name = f"{idx:03d}"
+        targets = [(base / "frames" / video / f"{name}.{self.ext}", crop, self.params)]
+        if mcrop is not None:
+            targets.append((base / "masks" / video / f"{name}.png", mcrop, []))
+        for path, img, params in targets:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(path), img, params):
+                raise OSError(f"cv2.imwrite failed for {path} (disk full or no permission?)")
+        lm_path = base / "landmarks" / video / f"{name}.npy"
+        lm_path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(lm_path, lm)
+
+    def _replace_missing(self, job, missing, taken, masks, base, timer, policy_used, written):
+        """Policy `neighbour`: a face-less frame is replaced by the nearest frame (±window) that has a face.
+
+        The replacement is saved under its own true index, so file names never lie about the source frame.
+        """
+        replaced: dict[int, int] = {}
+        # No face in any sampled frame: neighbours will not have one either, so do not pay to look.
+        if self.cfg["no_face"] != "neighbour" or not missing or not written:
+            return replaced, list(missing)
+        w = self.cfg["neighbour_window"]
+        dropped = []
+        for idx in missing:
+            t = time.perf_counter()
+            window = read_window(job.src, idx - w, idx + w + 1)
+            cand = [i for i in sorted(window, key=lambda i: (abs(i - idx), i)) if i not in taken]
+            timer.add("decode", t)
+            mask_win = self._masks(job, cand)[0] if masks else {}
+            for j in cand:
+                n = self._process_frame(window[j], j, mask_win.get(j), base, job.video, timer, policy_used)
+                if n:
+                    replaced[idx] = j
+                    taken.add(j)
+                    written[j] = n
+                    break
+            else:
+                dropped.append(idx)
+        return replaced, dropped

@@ -1,0 +1,150 @@
+"""The preprocess run: list a dataset's videos, skip finished ones, fan out over a process pool, keep the ledger."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import cv2
+from tqdm import tqdm
+
+from training.utils.logging import get_logger
+from training.utils.paths import resolve_path
+
+from .adapters import get_adapter
+from .adapters.base import VideoJob
+from .align import TEMPLATE_112
+from .face import FaceEngine, landmark_model_path
+from .ledger import FAILED, Ledger, settings_hash
+from .pipeline import VideoProcessor
+
+log = get_logger("preprocess")
+
+_WORKER: VideoProcessor | None = None
+_WORKER_ERROR: str | None = None
+
+
+def _init_worker(cfg: dict[str, Any]) -> None:
+    """Load the dlib models once per worker process; one OpenCV thread each so workers do not oversubscribe.
+
+    A failure is kept and reported per video: an initializer that raises makes the pool respawn forever.
+    """
+    global _WORKER, _WORKER_ERROR
+    cv2.setNumThreads(1)
+    if _WORKER is not None:  # forked from the parent, which already loaded the models
+        return
+    try:
+        _WORKER = VideoProcessor(cfg)
+    except Exception as e:
+        _WORKER_ERROR = f"worker start-up failed: {type(e).__name__}: {e}"
+
+
+def _work(args: tuple[VideoJob, str, str]) -> dict:
+    job, out_root, hash_ = args
+    if _WORKER is None:
+        return {"video": job.rel, "settings_hash": "", "status": "error", "error": _WORKER_ERROR, "outputs": []}
+    return _WORKER(job, out_root, hash_)
+
+
+def output_folder(cfg: dict[str, Any]) -> Path:
+    """<out>/<Dataset folder> for these settings."""
+    return resolve_path(cfg["out"]) / get_adapter(cfg["dataset"]).folder_for(cfg)
+
+
+def _copy_meta(adapter, root: Path, out: Path, cfg: dict[str, Any]) -> None:
+    """Copy the small split/label files rearrange needs next to the frames, so it works without the raw tree."""
+    files = [p for pat in adapter.meta_files for p in root.glob(pat) if p.is_file()]
+    if cfg["dataset"] == "custom":
+        files = []
+        src = Path(cfg["labels"]) if cfg.get("labels") else root / "labels.csv"
+        dst = out / "labels.csv"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    for p in files:
+        dst = out / p.relative_to(root)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, dst)
+
+
+def _write_run_meta(out: Path, cfg: dict[str, Any], landmark_model: str, hash_: str) -> None:
+    meta = {
+        "settings": cfg,
+        "settings_hash": hash_,
+        "landmark_model": landmark_model,
+        "alignment": {"template_112": TEMPLATE_112.tolist(), "size": cfg["size"], "scale": cfg["scale"]},
+        "versions": {"opencv": cv2.__version__, "python": platform.python_version()},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "preprocess_meta.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+
+
+def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]:
+    """Preprocess one dataset; returns a summary (counts per status, failures). Failed videos never stop the run.
+
+    `engine` lets a caller reuse already-loaded dlib models (tests, notebooks); it must match cfg.
+    """
+    global _WORKER
+    adapter = get_adapter(cfg["dataset"])
+    root = resolve_path(cfg["root"])
+    out = output_folder(cfg)
+    jobs = adapter.list_videos(root, cfg)
+    _, lm_name = landmark_model_path(str(cfg["landmarks"]))
+    hash_ = settings_hash(cfg, lm_name)
+    ledger = Ledger(resolve_path(cfg["ledger"]) if cfg.get("ledger") else out / "preprocess_ledger.jsonl")
+    todo = [j for j in jobs if not ledger.finished(j.rel, hash_, cfg["retry_failed"])]
+    n_done = len(jobs) - len(todo)
+    if cfg["limit"]:
+        todo = todo[: cfg["limit"]]
+    _copy_meta(adapter, root, out, cfg)
+    _write_run_meta(out, cfg, lm_name, hash_)
+    log.info(
+        "%s: %d videos found, %d already done (ledger %s), %d to process with %d worker(s); landmarks: %s",
+        adapter.folder_for(cfg), len(jobs), n_done, ledger.path, len(todo), cfg["workers"], lm_name,
+    )  # fmt: skip
+    args = [(j, str(out), hash_) for j in todo]
+    bar = tqdm(total=len(args), desc=f"preprocess {adapter.folder_for(cfg)}", unit="video", dynamic_ncols=True)
+    # Models load here first (only if there is work), so a missing model fails fast and clearly.
+    proc = VideoProcessor(cfg, engine) if args else None
+    try:
+        if cfg["workers"] == 1 or len(args) <= 1:
+            for a in args:
+                _record(ledger, proc(*a), bar)
+        else:
+            _WORKER = proc  # fork-started workers inherit the loaded models instead of reading 100 MB again
+            with mp.get_context().Pool(cfg["workers"], initializer=_init_worker, initargs=(cfg,)) as pool:
+                for rec in pool.imap_unordered(_work, args, chunksize=1):
+                    _record(ledger, rec, bar)
+    finally:
+        bar.close()
+        _WORKER = None
+    return summarize(ledger, [j.rel for j in jobs])
+
+
+def _record(ledger: Ledger, rec: dict, bar: tqdm) -> None:
+    ledger.append(rec)
+    bar.update(1)
+    if rec["status"] in FAILED:
+        log.warning("%s: %s - %s", rec["video"], rec["status"], rec["error"])
+    elif rec["status"] == "partial":
+        log.info("%s: %d/%d frames (%d dropped)", rec["video"], rec["frames_written"], rec["frames_wanted"], len(rec["dropped"]))
+
+
+def summarize(ledger: Ledger, videos: list[str]) -> dict[str, Any]:
+    """Counts per status over this dataset's videos, from the ledger (so resumed runs report everything)."""
+    recs = [ledger.records[v] for v in videos if v in ledger.records]
+    counts = Counter(r["status"] for r in recs)
+    counts["not_run"] = len(videos) - len(recs)
+    replaced = sum(len(r.get("replaced", {})) for r in recs)
+    failures = [(r["video"], r["status"], r["error"]) for r in recs if r["status"] in FAILED]
+    log.info(
+        "done: %s; %d face-less frames replaced by a neighbour; ledger: %s",
+        ", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if v), replaced, ledger.path,
+    )  # fmt: skip
+    for v, s, e in failures[:20]:
+        log.warning("  failed %s [%s]: %s", v, s, e)
+    return {"counts": dict(counts), "failures": failures, "replaced_frames": replaced, "ledger": str(ledger.path)}

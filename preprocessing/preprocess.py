@@ -1,0 +1,26 @@
+"""Entry script: videos -> aligned face crops, landmarks and masks (DESIGN §2 layout) with a resumable ledger."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from preprocessing.fbi_prep.runner import run  # noqa: E402
+from preprocessing.fbi_prep.settings import build_parser, resolve_settings  # noqa: E402
+from training.utils.logging import setup_logging  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser("preprocess", __doc__)
+    cfg = resolve_settings("preprocess", parser.parse_args(argv))
+    setup_logging()
+    summary = run(cfg)
+    # Failed videos are recorded, not fatal; exit 0 unless nothing at all was usable.
+    counts = summary["counts"]
+    return 0 if counts.get("ok", 0) + counts.get("partial", 0) > 0 or not summary["failures"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The detector interface every model implements (see docs/ARCHITECTURE.md, "Detectors")."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class BaseDetector(nn.Module):
+    """Base class of all detectors: one file per detector, overriding only what differs.
+
+    A new detector:
+
+    1. subclasses `BaseDetector` and registers itself with `@DETECTORS.register("name")` in a new
+       file under `training/detectors/` (the package imports every file, so nothing else changes);
+    2. sets `config_defaults` — every key allowed under `model:` in a YAML, with its default — and
+       takes the same keys as typed keyword arguments in `__init__` (the default `from_config` calls
+       `cls(**model_cfg)`; override `from_config` only to use `data_info`, e.g. identity counts);
+    3. sets `test_config` — the `model:` overrides that make it tiny (random init, small widths) so
+       `tests/test_detectors.py` can build it from `{**config_defaults, **test_config}` and take an
+       optimiser step on a few 32–64 px images in about a second;
+    4. sets `self.input_spec = {"size", "mean", "std"}` in `__init__` (the data pipeline resizes and
+       normalises to it);
+    5. implements `forward(batch, inference=False) -> {"cls": B×2 logits, "prob": B, "feat": B×D}`;
+    6. overrides `get_losses` only if it needs more than cross-entropy on `cls`, and `set_progress`
+       only if something depends on the training progress (e.g. a ramped coefficient).
+    """
+
+    config_defaults: ClassVar[dict[str, Any]] = {}
+    test_config: ClassVar[dict[str, Any]] = {}
+    input_spec: dict[str, Any]
+
+    @classmethod
+    def from_config(cls, model_cfg: dict, data_info: dict) -> BaseDetector:
+        """Build from the resolved `model:` section; unknown keys are refused with the valid ones."""
+        unknown = sorted(set(model_cfg) - set(cls.config_defaults))
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}: unknown model keys {[f'model.{k}' for k in unknown]}; "
+                f"valid keys: {sorted(cls.config_defaults)}"
+            )
+        merged = {}
+        for key, default in cls.config_defaults.items():
+            value = model_cfg.get(key, default)
+            # a partial nested dict (e.g. only loss_weights.align) keeps the other defaults
+            if isinstance(default, dict) and isinstance(value, dict):
+                value = {**default, **value}
+            merged[key] = value
+        return cls(**merged)
+
+    @abstractmethod
+    def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:
+        """`{"cls": B×2 logits, "prob": B fake probability, "feat": B×D features}`."""
+
+    def get_losses(self, batch: dict, pred: dict) -> dict[str, Tensor]:
+        """Cross-entropy of `pred["cls"]` against `batch["label"]`: `{"overall", "ce"}`."""
+        ce = F.cross_entropy(pred["cls"], batch_labels(batch, pred["cls"].device))
+        return {"overall": ce, "ce": ce}
+
+    def set_progress(self, progress: float) -> None:
+        """Called every optimiser step with the training progress in [0, 1]; no-op by default."""
+
+    @staticmethod
+    def fake_prob(logits: Tensor) -> Tensor:
+        """Probability of class 1 (fake) from B×2 logits."""
+        return logits.softmax(dim=1)[:, 1]
+
+    def param_report(self) -> str:
+        """Parameter counts: total, trainable, and per top-level child module."""
+        total = sum(p.numel() for p in self.parameters())
+        train = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        share = f" ({100.0 * train / total:.2f}%)" if total else ""
+        lines = [f"{type(self).__name__}: {human_count(total)} params, {human_count(train)} trainable{share}"]
+        for name, child in self.named_children():
+            n = sum(p.numel() for p in child.parameters())
+            t = sum(p.numel() for p in child.parameters() if p.requires_grad)
+            if n:  # parameter-free children (dropout, activations) would only add noise
+                lines.append(f"  {name}: {human_count(n)} ({human_count(t)} trainable)")
+        direct = list(self.parameters(recurse=False))
+        if direct:
+            n, t = sum(p.numel() for p in direct), sum(p.numel() for p in direct if p.requires_grad)
+            lines.append(f"  (own parameters): {human_count(n)} ({human_count(t)} trainable)")
+        return "\n".join(lines)
+
+
+class TimmDetector(BaseDetector):
+    """Shared body of the single-CNN baselines: a timm backbone's pooled features → dropout → Linear(2).
+
+    Subclasses only set `config_defaults` (timm model name and weight tag) and `test_config`.
+    `image_size: null` uses the weights' native input size (timm's pretrained config).
+    """
+
+    def __init__(self, backbone: str, pretrained: str | None, dropout: float, image_size: int | None) -> None:
+        super().__init__()
+        from training.networks.timm_backbone import TimmBackbone
+
+        self.backbone = TimmBackbone(backbone, pretrained=pretrained)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.backbone.num_features, 2)
+        size = int(image_size) if image_size is not None else self.backbone.image_size
+        self.input_spec = {"size": size, "mean": self.backbone.mean, "std": self.backbone.std}
+
+    def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:
+        feat = self.backbone(batch["image"])
+        logits = self.head(self.dropout(feat))
+        return {"cls": logits, "prob": self.fake_prob(logits), "feat": feat}
+
+
+def human_count(n: int) -> str:
+    """12345678 → '12.3M'; below a thousand the exact number."""
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
+
+
+def batch_labels(batch: dict, device: torch.device) -> Tensor:
+    """`batch["label"]` as a long tensor on `device` (collate may give a tensor or a list)."""
+    return torch.as_tensor(batch["label"], device=device).long()

@@ -1,0 +1,300 @@
+"""FBI-CLIP: CLIP ViT (LN-tuned) + Frequency adapter + Boundary mining + Identity-adversarial head (DESIGN §4)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.detectors.base import BaseDetector, batch_labels
+from training.loss.fbi_losses import boundary_supervision, freq_consistency, identity_ce, margin_ce
+from training.loss.hypersphere import alignment_loss, uniformity_loss
+from training.modules.boundary import BoundaryMining, mask_boundary
+from training.modules.freq_adapter import FreqAdapter
+from training.modules.heads import IdentityHead, build_head
+from training.modules.slerp import slerp_augment
+from training.networks.clip_backbone import ClipBackbone
+from training.registry import DETECTORS
+from training.utils.logging import get_logger
+
+log = get_logger("detectors.fbi_clip")
+
+LOSS_TERMS = ("ce", "align", "uniform", "freq_consistency", "identity", "boundary")
+
+
+@DETECTORS.register("fbi_clip")
+class FBIClipDetector(BaseDetector):
+    """CLIP ViT with a zero-gated frequency adapter, boundary-weighted patch pooling and a GRL identity head.
+
+    Every part is switched from `model:` keys, and a switched-off part is not built at all (no unused
+    parameters under DDP): `freq.enabled`, `boundary.enabled`, `loss_weights.identity > 0` (identity head),
+    `loss_weights.freq_consistency > 0` (branch projections). With everything off this is the LN-tuned CLIP
+    baseline with an L2-normalised embedding and a cosine/linear head.
+    """
+
+    config_defaults: ClassVar[dict] = {
+        "arch": "ViT-B-16",  # open_clip architecture (ViT-B-16, ViT-L-14, ...)
+        "pretrained": "openai",  # open_clip tag, local weights file, or none
+        "tune": "ln",  # ln | none | full | last_k
+        "last_k": 0,  # blocks trained with tune: last_k
+        "vision_cfg": None,  # overrides of the arch's open_clip vision_cfg (tiny demo towers)
+        "image_size": None,  # input size; null: the arch's (positional grid resized on load)
+        "quick_gelu": None,  # null: the pretrained tag's setting
+        "freq": {
+            "enabled": True,
+            # where tokens are added: fractions of the depth, block = floor(f · num_blocks), so one
+            # setting fits B/16 (0, 3, 6, 9), L/14 (0, 6, 12, 18) and tiny towers alike
+            "inject_at": [0.0, 0.25, 0.5, 0.75],
+            "fft": True,
+            "fft_radius": 0.25,  # frequencies below this fraction of Nyquist are removed
+            "fft_outputs": ["highpass", "logamp"],
+            "dwt": True,
+            "wavelet": "haar",  # any orthogonal PyWavelets wavelet (haar, db2, sym4, ...)
+            "wavelet_bands": ["LH", "HL", "HH"],
+            "channels": 32,  # conv stem width per branch
+        },
+        "boundary": {
+            "enabled": True,
+            "channels": 16,
+            "blur_kernel": 5,  # high-pass residual = image − Gaussian blur(kernel, sigma)
+            "blur_sigma": 1.0,
+            "canny": False,  # add a Canny edge cue (slower; not differentiable)
+            "target_blur_kernel": 7,  # supervision target 4·m̃(1−m̃) of the blurred mask m̃
+            "target_blur_sigma": 2.0,
+            "dice": 1.0,  # weight of Dice next to BCE inside the boundary loss
+        },
+        "head": {
+            "type": "cosine",  # cosine | linear
+            "embed_dim": 256,  # size of the L2-normalised embedding z
+            "scale": 16.0,  # cosine head scale s
+            "margin": 0.0,  # additive angular margin m (ArcFace), training only
+        },
+        "identity": {"hidden": 0, "lambda_max": 0.1, "gamma": 10.0},
+        "slerp": {"prob": 0.0, "t_range": [0.0, 1.0], "mode": "extend"},  # mode: extend | replace
+        "loss_weights": {
+            "ce": 1.0,
+            "align": 0.0,
+            "uniform": 0.0,
+            "freq_consistency": 0.0,
+            "identity": 0.1,
+            "boundary": 0.0,  # needs with_mask: true
+        },
+    }
+
+    test_config: ClassVar[dict] = {
+        "pretrained": "none",
+        "tune": "full",
+        "vision_cfg": {"width": 32, "layers": 2, "head_width": 16, "patch_size": 8, "image_size": 32},
+        "freq": {"channels": 8},
+        "boundary": {"channels": 4},
+        "head": {"embed_dim": 16, "margin": 0.2},
+        "slerp": {"prob": 0.5},
+        "loss_weights": {"align": 0.1, "uniform": 0.1, "freq_consistency": 0.1},
+    }
+
+    def __init__(
+        self,
+        arch: str = "ViT-B-16",
+        pretrained: str | None = "openai",
+        tune: str = "ln",
+        last_k: int = 0,
+        vision_cfg: dict | None = None,
+        image_size: int | None = None,
+        quick_gelu: bool | None = None,
+        freq: dict | None = None,
+        boundary: dict | None = None,
+        head: dict | None = None,
+        identity: dict | None = None,
+        slerp: dict | None = None,
+        loss_weights: dict | None = None,
+        num_identities: int = 0,
+    ) -> None:
+        super().__init__()
+        d = self.config_defaults
+        parts = {"freq": freq, "boundary": boundary, "head": head, "identity": identity, "slerp": slerp}
+        # Nested sections may be partial (direct builds, tests); the defaults fill the rest.
+        cfg = {k: _merged(d[k], v, f"model.{k}") for k, v in {**parts, "loss_weights": loss_weights}.items()}
+        self.cfg = cfg
+        self.weights = {k: float(cfg["loss_weights"][k]) for k in LOSS_TERMS}
+        _check(cfg, self.weights, num_identities)
+        self.backbone = ClipBackbone(
+            arch=arch,
+            pretrained=pretrained,
+            tune=tune,
+            last_k=last_k,
+            vision_cfg=vision_cfg,
+            quick_gelu=quick_gelu,
+        )
+        # The CLIP projection (`embed`) is not used here; freezing it keeps DDP free of unused params.
+        self.backbone.visual.proj.requires_grad_(False)
+        bb = self.backbone
+        self.input_spec = {"size": bb.image_size, "mean": bb.mean, "std": bb.std}
+        self.register_buffer("pix_mean", torch.tensor(bb.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pix_std", torch.tensor(bb.std).view(1, 3, 1, 1), persistent=False)
+        self._build_branches(cfg, num_identities)
+        fused = bb.width * (2 if cfg["boundary"]["enabled"] else 1)
+        h = cfg["head"]
+        self.proj = nn.Linear(fused, h["embed_dim"])
+        self.head = build_head(h["type"], h["embed_dim"], 2, h["scale"], h["margin"])
+
+    def _build_branches(self, cfg: dict, num_identities: int) -> None:
+        bb, f, b = self.backbone, cfg["freq"], cfg["boundary"]
+        if f["enabled"]:
+            blocks = [int(frac * bb.num_blocks) for frac in f["inject_at"]]
+            self.freq = FreqAdapter(
+                width=bb.width,
+                grid_size=bb.grid_size,
+                patch_size=bb.patch_size,
+                blocks=blocks,
+                num_blocks=bb.num_blocks,
+                use_fft=f["fft"],
+                use_dwt=f["dwt"],
+                fft_radius=f["fft_radius"],
+                fft_outputs=f["fft_outputs"],
+                wavelet=f["wavelet"],
+                wavelet_bands=f["wavelet_bands"],
+                channels=f["channels"],
+            )
+            if self.weights["freq_consistency"]:
+                self.freq_proj = nn.ModuleDict(
+                    {k: nn.Linear(f["channels"], f["channels"]) for k in ("fft", "dwt")}
+                )
+        if b["enabled"]:
+            self.boundary = BoundaryMining(
+                bb.grid_size, b["channels"], b["blur_kernel"], b["blur_sigma"], b["canny"]
+            )
+        if self.weights["identity"]:
+            i = cfg["identity"]
+            self.identity = IdentityHead(bb.width, num_identities, i["hidden"], i["lambda_max"], i["gamma"])
+
+    # ---- interface ---------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, model_cfg: dict, data_info: dict) -> FBIClipDetector:
+        """As the base, plus the number of training identities (sizes the identity classifier)."""
+        unknown = sorted(set(model_cfg) - set(cls.config_defaults))
+        if unknown:
+            raise ValueError(
+                f"fbi_clip: unknown model keys {unknown}; valid keys: {sorted(cls.config_defaults)}"
+            )
+        n_ids = int(data_info.get("num_identities", 0))
+        return cls(**{**cls.config_defaults, **model_cfg}, num_identities=n_ids)
+
+    def set_progress(self, progress: float) -> None:
+        if hasattr(self, "identity"):
+            self.identity.set_progress(progress)
+
+    def encode(self, x: torch.Tensor) -> dict[str, Any]:
+        """Backbone features with the frequency tokens injected: `{"cls", "patch", "x01", "freq"}`."""
+        need_pixels = hasattr(self, "freq") or hasattr(self, "boundary")
+        # The branches want [0, 1] pixels; the batch is normalised with the backbone's mean/std.
+        x01 = x * self.pix_std.to(x.dtype) + self.pix_mean.to(x.dtype) if need_pixels else None
+        fo = self.freq(x01) if hasattr(self, "freq") else None
+        out = self.backbone(x, block_hook=self.freq.block_hook(fo.tokens) if fo is not None else None)
+        return {"cls": out["cls"], "patch": out["patch"], "x01": x01, "freq": fo}
+
+    def forward(self, batch: dict, inference: bool = False) -> dict[str, torch.Tensor]:
+        enc = self.encode(batch["image"])
+        pred: dict[str, torch.Tensor] = {}
+        parts = [enc["cls"]]
+        if hasattr(self, "boundary"):
+            bo = self.boundary(enc["x01"], enc["patch"])
+            parts.append(bo["feature"])
+            pred["boundary_logits"] = bo["logits"]
+        z = F.normalize(self.proj(torch.cat(parts, dim=-1)), dim=-1)
+        logits = self.head(z)
+        pred.update({"cls": logits, "prob": torch.softmax(logits.float(), dim=1)[:, 1], "feat": z})
+        if not inference:
+            if hasattr(self, "identity"):
+                pred["identity_logits"] = self.identity(enc["cls"])
+            if hasattr(self, "freq_proj"):
+                fo = enc["freq"]
+                pred["freq_fft"] = self.freq_proj["fft"](fo.fft.mean(dim=1))
+                pred["freq_dwt"] = self.freq_proj["dwt"](fo.dwt.mean(dim=1))
+        return pred
+
+    def get_losses(self, batch: dict, pred: dict) -> dict[str, torch.Tensor]:
+        w, z = self.weights, pred["feat"]
+        y = batch_labels(batch, z.device)
+        losses: dict[str, torch.Tensor] = {}
+        s = self.cfg["slerp"]
+        z_ce, y_ce = z, y
+        if self.training and s["prob"] > 0:
+            z_aug, _, moved = slerp_augment(z, y, prob=s["prob"], t_range=s["t_range"])
+            if s["mode"] == "replace":
+                z_ce = z_aug
+            else:  # extend: the batch plus its interpolated copies
+                z_ce, y_ce = torch.cat([z, z_aug[moved]]), torch.cat([y, y[moved]])
+        losses["ce"] = margin_ce(self.head.train_logits(z_ce, y_ce), y_ce)
+        if w["align"]:
+            losses["align"] = alignment_loss(z, y)
+        if w["uniform"]:
+            losses["uniform"] = uniformity_loss(z)
+        if w["freq_consistency"]:
+            losses["freq_consistency"] = freq_consistency(pred["freq_fft"], pred["freq_dwt"])
+        if w["identity"]:
+            if "identity" not in batch:
+                raise KeyError(
+                    "model.loss_weights.identity > 0 needs batch['identity'] (identity labels from the index)"
+                )
+            ids = torch.as_tensor(batch["identity"], device=z.device)
+            losses["identity"] = identity_ce(pred["identity_logits"], ids)
+        if w["boundary"]:
+            losses["boundary"] = self._boundary_loss(batch, pred)
+        overall = sum(w[k] * v for k, v in losses.items())
+        return {"overall": overall, **losses}
+
+    def _boundary_loss(self, batch: dict, pred: dict) -> torch.Tensor:
+        if "mask" not in batch:
+            raise KeyError(
+                "model.loss_weights.boundary > 0 supervises the boundary map with blending masks, but the batch has "
+                "no 'mask': set with_mask: true in the config (or model.loss_weights.boundary: 0)"
+            )
+        b = self.cfg["boundary"]
+        logits = pred["boundary_logits"]
+        size = tuple(logits.shape[-2:])
+        target = mask_boundary(batch["mask"], b["target_blur_kernel"], b["target_blur_sigma"], size)
+        return boundary_supervision(logits, target.to(logits.device), 1.0, b["dice"])
+
+    def extra_log(self) -> dict[str, float]:
+        """Scalars worth logging besides the losses (the current GRL λ)."""
+        return {"grl_lambda": self.identity.grl.lambd} if hasattr(self, "identity") else {}
+
+
+def _merged(defaults: dict, override: dict | None, where: str) -> dict:
+    """Defaults ← override, one level (the config loader already did this; direct builds need it too)."""
+    out = copy.deepcopy(defaults)
+    for k, v in (override or {}).items():
+        if k not in out:
+            raise ValueError(f"unknown key '{where}.{k}' for fbi_clip; valid keys: {sorted(out)}")
+        out[k] = copy.deepcopy(v)
+    return out
+
+
+def _check(cfg: dict, w: dict[str, float], num_identities: int) -> None:
+    """Collect every contradiction between switches and loss weights; raise once, naming the keys."""
+    problems = [f"model.loss_weights.{k}={v} must be ≥ 0" for k, v in w.items() if v < 0]
+    if w["ce"] <= 0:
+        problems.append("model.loss_weights.ce must be > 0: the classifier head is trained only by it")
+    if w["freq_consistency"] and not (cfg["freq"]["enabled"] and cfg["freq"]["fft"] and cfg["freq"]["dwt"]):
+        problems.append("model.loss_weights.freq_consistency > 0 needs freq.enabled, freq.fft and freq.dwt all true")
+    if w["boundary"] and not cfg["boundary"]["enabled"]:
+        problems.append("model.loss_weights.boundary > 0 needs model.boundary.enabled: true")
+    if w["identity"] and num_identities < 2:
+        problems.append(
+            f"model.loss_weights.identity > 0 needs ≥ 2 training identities, the data gave {num_identities}; "
+            "check identity_rule or set model.loss_weights.identity: 0"
+        )
+    bad = [f for f in cfg["freq"]["inject_at"] if not 0.0 <= f < 1.0]
+    if bad:
+        problems.append(f"model.freq.inject_at {bad}: fractions of the depth in [0, 1)")
+    s = cfg["slerp"]
+    t0, t1 = (list(s["t_range"]) + [None, None])[:2]
+    if not 0 <= s["prob"] <= 1 or s["mode"] not in ("extend", "replace") or not (0 <= t0 <= t1 <= 1):
+        problems.append(
+            f"model.slerp {s}: need 0 ≤ prob ≤ 1, mode extend | replace, t_range [t0, t1] with 0 ≤ t0 ≤ t1 ≤ 1"
+        )
+    if problems:
+        raise ValueError("fbi_clip config:\n  - " + "\n  - ".join(problems))

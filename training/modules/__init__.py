@@ -1,0 +1,1 @@
+"""Reusable network blocks and feature-space operations shared by detectors."""
