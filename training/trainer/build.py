@@ -27,7 +27,15 @@ def build_detector(cfg: dict, data_info: dict[str, Any]) -> nn.Module:
 def input_spec(cfg: dict, model: nn.Module) -> dict[str, Any]:
     """Network input size and normalisation: the backbone's own unless the config overrides them."""
     spec = dict(model.input_spec)
-    if cfg.get("resolution"):
+    if cfg.get("resolution") and int(cfg["resolution"]) != int(spec["size"]):
+        from training.networks.clip_backbone import ClipBackbone
+
+        if any(isinstance(m, ClipBackbone) for m in model.modules()):
+            raise ValueError(
+                f"resolution={cfg['resolution']} but the {cfg['model_name']} ViT takes {spec['size']} px inputs "
+                f"(its patch grid is fixed); set model.image_size={cfg['resolution']} instead (positional "
+                "embeddings are resized) and leave resolution null"
+            )
         spec["size"] = int(cfg["resolution"])
     if cfg.get("mean") is not None:
         spec["mean"] = tuple(cfg["mean"])
