@@ -82,6 +82,10 @@ class ClipDetector(BaseDetector):
         dim = self.backbone.width if feature == "cls" else self.backbone.embed_dim
         self.head = nn.Linear(dim, 2)
         b = self.backbone
+        if feature == "cls" and b.visual.proj is not None:
+            # The projection is unused when the head reads the CLS token: freeze it so DDP sees no
+            # trainable parameter without a gradient.
+            b.visual.proj.requires_grad_(False)
         self.input_spec = {"size": b.image_size, "mean": b.mean, "std": b.std}
 
     def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:
