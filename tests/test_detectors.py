@@ -76,6 +76,9 @@ def test_detector_builds_and_steps(name):
     assert torch.isfinite(losses["overall"]) and losses["overall"].ndim == 0
     opt.zero_grad()
     losses["overall"].backward()
+    # DDP (find_unused_parameters=False) needs a gradient for every trainable parameter.
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, f"trainable parameters without a gradient (DDP would fail): {no_grad[:5]}"
     opt.step()
 
     params = dict(model.named_parameters())
