@@ -245,3 +245,26 @@ def test_identity_rules(ff_tree):
     assert identity_of(odd, "target") == "DFDC/x/aabbccdd"
     with pytest.raises(ValueError, match="identity_rule"):
         identity_of(fake, "face")
+
+
+def test_custom_json_label_dict_registers_its_labels(tmp_path, fbi_log):
+    """rearrange.py --dataset custom writes `_label_dict`; `--train_dataset NAME` then works as is."""
+    rgb = tmp_path / "datasets" / "rgb"
+    data = {}
+    for lab, v in (("Mine_real", "a"), ("Mine_fake", "b")):
+        frames = write_video(rgb, f"Mine/{lab}/frames/{v}", [0, 1])
+        data[lab] = {s: {v: {"label": lab, "frames": frames}} for s in ("train", "val", "test")}
+    (tmp_path / "json").mkdir()
+    doc = {"Mine": data, "_label_dict": {"Mine_real": 0, "Mine_fake": 1}}
+    (tmp_path / "json" / "Mine.json").write_text(json.dumps(doc))
+    cfg = make_cfg(tmp_path)
+    recs = build_index(["Mine"], "train", cfg)
+    assert {(r.label_name, r.label) for r in recs} == {("Mine_real", 0), ("Mine_fake", 1)}
+    # the config's label_dict wins over the JSON's, with a warning
+    cfg["label_dict"]["Mine_fake"] = 0
+    assert {r.label for r in build_index(["Mine"], "train", cfg)} == {0}
+    assert "using label_dict" in fbi_log.text
+    doc["_label_dict"] = {"Mine_real": 0, "Mine_fake": "fake"}
+    (tmp_path / "json" / "Mine.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="_label_dict"):
+        build_index(["Mine"], "train", make_cfg(tmp_path))

@@ -93,8 +93,16 @@ def test_faceforensics_tree(tmp_path):
 
 def test_celebdf_tree(tmp_path):
     raw = tmp_path / "raw"
-    touch(raw, "Celeb-real/id0_0000.mp4", "Celeb-real/id1_0000.mp4", "YouTube-real/00170.mp4", "Celeb-synthesis/id0_id1_0000.mp4")
-    (raw / "List_of_testing_videos.txt").write_text("1 YouTube-real/00170.mp4\n0 Celeb-synthesis/id0_id1_0000.mp4\n")
+    touch(
+        raw,
+        "Celeb-real/id0_0000.mp4",
+        "Celeb-real/id1_0000.mp4",
+        "YouTube-real/00170.mp4",
+        "Celeb-synthesis/id0_id1_0000.mp4",
+    )
+    (raw / "List_of_testing_videos.txt").write_text(
+        "1 YouTube-real/00170.mp4\n0 Celeb-synthesis/id0_id1_0000.mp4\n"
+    )
     ad = get_adapter("Celeb-DF-v2")
     jobs = ad.list_videos(raw, pre_cfg())
     assert len(jobs) == 4
@@ -106,14 +114,18 @@ def test_celebdf_tree(tmp_path):
     assert set(top["CelebDFv2_fake"]["test"]) == {"id0_id1_0000"}
     non_test = set(top["CelebDFv2_real"]["train"]) | set(top["CelebDFv2_real"]["val"])
     assert non_test == {"id0_0000", "id1_0000"}
-    assert top["CelebDFv2_real"]["test"]["00170"]["frames"][0].startswith("Celeb-DF-v2/YouTube-real/frames/00170/")
+    assert top["CelebDFv2_real"]["test"]["00170"]["frames"][0].startswith(
+        "Celeb-DF-v2/YouTube-real/frames/00170/"
+    )
 
 
 def test_dfdc_and_dfdcp_trees(tmp_path):
     raw = tmp_path / "DFDC"
     touch(raw, "train/dfdc_train_part_0/aaa.mp4", "train/dfdc_train_part_0/bbb.mp4", "test/videos/ccc.mp4")
     (raw / "train/dfdc_train_part_0/metadata.json").write_text(
-        json.dumps({"aaa.mp4": {"label": "FAKE", "split": "train"}, "bbb.mp4": {"label": "REAL", "split": "train"}})
+        json.dumps(
+            {"aaa.mp4": {"label": "FAKE", "split": "train"}, "bbb.mp4": {"label": "REAL", "split": "train"}}
+        )
     )
     (raw / "test/labels.csv").write_text("filename,label\nccc.mp4,1\n")
     jobs = get_adapter("DFDC").list_videos(raw, pre_cfg())
@@ -148,12 +160,20 @@ def test_dfdc_and_dfdcp_trees(tmp_path):
 
 def test_deeperforensics_uadfv_ffiw_deepspeak_trees(tmp_path):
     raw = tmp_path / "DF"
-    touch(raw, "source_videos/M004/light/M004_a.mp4", "manipulated_videos/end_to_end/000_M004.mp4", "manipulated_videos/reenact_postprocess/000_M004.mp4")
+    touch(
+        raw,
+        "source_videos/M004/light/M004_a.mp4",
+        "manipulated_videos/end_to_end/000_M004.mp4",
+        "manipulated_videos/reenact_postprocess/000_M004.mp4",
+    )
     for s, names in (("train", ""), ("val", ""), ("test", "000_M004.mp4\n")):
         touch(raw, f"lists/splits/{s}.txt")
         (raw / f"lists/splits/{s}.txt").write_text(names)
     jobs = get_adapter("DeeperForensics-1.0").list_videos(raw, pre_cfg())
-    assert {j.rel for j in jobs} == {"source_videos/M004/light/M004_a.mp4", "manipulated_videos/end_to_end/000_M004.mp4"}
+    assert {j.rel for j in jobs} == {
+        "source_videos/M004/light/M004_a.mp4",
+        "manipulated_videos/end_to_end/000_M004.mp4",
+    }
     for j in jobs:
         processed(tmp_path / "rgb", "DeeperForensics-1.0", j.out_dir, j.video)
     write_jsons(re_cfg(tmp_path, dataset="DeeperForensics-1.0", root=str(raw)))
@@ -176,7 +196,9 @@ def test_deeperforensics_uadfv_ffiw_deepspeak_trees(tmp_path):
         top = load(tmp_path, name)[name]
         assert set(top) == set(labels)
     uadfv = load(tmp_path, "UADFV")["UADFV"]
-    assert set(uadfv["UADFV_Fake"]["test"]) == {"0000_fake"} and not uadfv["UADFV_Fake"]["train"]  # unsplit: test
+    assert (
+        set(uadfv["UADFV_Fake"]["test"]) == {"0000_fake"} and not uadfv["UADFV_Fake"]["train"]
+    )  # unsplit: test
     ffiw = load(tmp_path, "FFIW")["FFIW"]
     assert set(ffiw["FFIW_real"]["val"]) == {"a"} and set(ffiw["FFIW_real"]["train"]) == {"b"}
 
@@ -184,10 +206,16 @@ def test_deeperforensics_uadfv_ffiw_deepspeak_trees(tmp_path):
 def test_custom_labels_and_label_dict(tmp_path):
     raw = tmp_path / "mine"
     touch(raw, "a/clip.mp4", "b/clip.mp4", "c.mp4", "extra.mp4")
-    (raw / "labels.csv").write_text("path,label,split\na/clip.mp4,real,train\nb/clip.mp4,fake,test\nc.mp4,1,\n")
+    (raw / "labels.csv").write_text(
+        "path,label,split\na/clip.mp4,real,train\nb/clip.mp4,fake,test\nc.mp4,1,\n"
+    )
     ad = get_adapter("custom")
     jobs = ad.list_videos(raw, pre_cfg(dataset="custom", root=str(raw)))
-    assert [j.rel for j in jobs] == ["a/clip.mp4", "b/clip.mp4", "c.mp4"]  # extra.mp4 is unlabelled: warned, skipped
+    assert [j.rel for j in jobs] == [
+        "a/clip.mp4",
+        "b/clip.mp4",
+        "c.mp4",
+    ]  # extra.mp4 is unlabelled: warned, skipped
     for j in jobs:
         processed(tmp_path / "rgb", "mine", j.out_dir, j.video)
     write_jsons(re_cfg(tmp_path, dataset="custom", root=str(raw)))
@@ -200,7 +228,18 @@ def test_custom_labels_and_label_dict(tmp_path):
 
 
 def test_every_dataset_of_the_issue_has_an_adapter():
-    want = {"FaceForensics++", "Celeb-DF-v1", "Celeb-DF-v2", "DFDC", "DFDCP", "DeeperForensics-1.0", "UADFV", "FFIW", "DeepSpeak_v1", "custom"}
+    want = {
+        "FaceForensics++",
+        "Celeb-DF-v1",
+        "Celeb-DF-v2",
+        "DFDC",
+        "DFDCP",
+        "DeeperForensics-1.0",
+        "UADFV",
+        "FFIW",
+        "DeepSpeak_v1",
+        "custom",
+    }
     assert want <= set(ADAPTERS)
     for name in ("FF-DF", "FaceShifter", "DeepFakeDetection"):
         assert get_adapter(name) is ADAPTERS["FaceForensics++"]

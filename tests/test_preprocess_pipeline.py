@@ -30,7 +30,12 @@ def engine():
 
 
 def cfg_for(root: Path, out: Path, **kw) -> dict:
-    base = load_section("preprocess") | {"dataset": "custom", "root": str(root), "out": str(out), "workers": 1}
+    base = load_section("preprocess") | {
+        "dataset": "custom",
+        "root": str(root),
+        "out": str(out),
+        "workers": 1,
+    }
     return base | {"num_frames": 4} | kw
 
 
@@ -72,7 +77,16 @@ def test_bad_videos_are_recorded_while_others_finish_and_rerun_skips(tmp_path, e
     synthetic.corrupt_video(raw / "corrupt.mp4")
     synthetic.empty_video(raw / "empty.mp4")
     synthetic.noface_video(raw / "noface.mp4")
-    labels(raw, [("good.mp4", "real"), ("corrupt.mp4", "fake"), ("empty.mp4", "fake"), ("noface.mp4", "real"), ("gone.mp4", "fake")])
+    labels(
+        raw,
+        [
+            ("good.mp4", "real"),
+            ("corrupt.mp4", "fake"),
+            ("empty.mp4", "fake"),
+            ("noface.mp4", "real"),
+            ("gone.mp4", "fake"),
+        ],
+    )
     cfg = cfg_for(raw, tmp_path / "rgb", workers=2)
     summary = run(cfg, engine)
     recs = ledger_of(tmp_path / "rgb", "raw")
@@ -88,7 +102,7 @@ def test_bad_videos_are_recorded_while_others_finish_and_rerun_skips(tmp_path, e
     again = run(cfg, engine)
     assert (tmp_path / "rgb/raw/preprocess_ledger.jsonl").read_text().splitlines() == lines  # nothing redone
     assert again["counts"] == summary["counts"]
-    run(cfg | {"retry_failed": True}, engine)
+    run(cfg | {"retry_failed": True, "workers": 1}, engine)
     assert len((tmp_path / "rgb/raw/preprocess_ledger.jsonl").read_text().splitlines()) == len(lines) + 4
 
 
@@ -104,7 +118,12 @@ def test_faceless_frame_replaced_by_nearest_frame_with_a_face(tmp_path, engine):
     run(cfg_for(raw, tmp_path / "rgb"), engine)
     rec = ledger_of(tmp_path / "rgb", "raw")["v.mp4"]
     assert rec["status"] == "ok" and rec["frames_with_face"] == 3 and rec["replaced"] == {"4": 3}
-    assert sorted(p.name for p in (tmp_path / "rgb/raw/frames/v").iterdir()) == ["000.png", "003.png", "007.png", "011.png"]
+    assert sorted(p.name for p in (tmp_path / "rgb/raw/frames/v").iterdir()) == [
+        "000.png",
+        "003.png",
+        "007.png",
+        "011.png",
+    ]
 
     run(cfg_for(raw, tmp_path / "rgb2", no_face="drop"), engine)
     rec = ledger_of(tmp_path / "rgb2", "raw")["v.mp4"]
@@ -114,7 +133,9 @@ def test_faceless_frame_replaced_by_nearest_frame_with_a_face(tmp_path, engine):
 def test_mask_policy_picks_the_manipulated_face_and_warps_the_mask(tmp_path, engine):
     raw = tmp_path / "FF"
     vid = raw / "manipulated_sequences/Deepfakes/c23/videos/953_974.mp4"
-    synthetic.two_face_video(vid, raw / "manipulated_sequences/Deepfakes/masks/videos/953_974.mp4", n_frames=4)
+    synthetic.two_face_video(
+        vid, raw / "manipulated_sequences/Deepfakes/masks/videos/953_974.mp4", n_frames=4
+    )
     base = load_section("preprocess") | {"root": str(raw), "workers": 1, "num_frames": 2, "comp": ["c23"]}
     out = tmp_path / "rgb"
     run(base | {"out": str(out), "face_policy": "mask"}, engine)
@@ -123,10 +144,12 @@ def test_mask_policy_picks_the_manipulated_face_and_warps_the_mask(tmp_path, eng
     d = out / "FaceForensics++/manipulated_sequences/Deepfakes/c23"
     crop = cv2.imread(str(d / "frames/953_974/000.png")).astype(float)
     mask = cv2.imread(str(d / "masks/953_974/000.png"), cv2.IMREAD_GRAYSCALE)
-    assert mask[128, 128] == 255 and mask.shape == (256, 256)
+    assert mask[128, 128] > 200 and mask[5, 5] < 50 and mask.shape == (256, 256)  # mp4v blurs 255 a little
 
     run(base | {"out": str(tmp_path / "rgb_l"), "face_policy": "largest", "masks": False}, engine)
-    crop_l = cv2.imread(str(tmp_path / "rgb_l/FaceForensics++/manipulated_sequences/Deepfakes/c23/frames/953_974/000.png"))
+    crop_l = cv2.imread(
+        str(tmp_path / "rgb_l/FaceForensics++/manipulated_sequences/Deepfakes/c23/frames/953_974/000.png")
+    )
 
     def blue_minus_red(img):
         return img[96:160, 96:160, 0].astype(float).mean() - img[96:160, 96:160, 2].astype(float).mean()
@@ -136,13 +159,16 @@ def test_mask_policy_picks_the_manipulated_face_and_warps_the_mask(tmp_path, eng
     assert not (tmp_path / "rgb_l/FaceForensics++/manipulated_sequences/Deepfakes/c23/masks").exists()
 
     run(base | {"out": str(tmp_path / "rgb_a"), "face_policy": "all"}, engine)
-    rec = ledger_of(tmp_path / "rgb_a", "FaceForensics++")["manipulated_sequences/Deepfakes/c23/videos/953_974.mp4"]
+    rec = ledger_of(tmp_path / "rgb_a", "FaceForensics++")[
+        "manipulated_sequences/Deepfakes/c23/videos/953_974.mp4"
+    ]
     assert rec["outputs"] == [
         "manipulated_sequences/Deepfakes/c23/frames/953_974",
         "manipulated_sequences/Deepfakes/c23/frames/953_974_face1",
     ]
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_then_resume(tmp_path):
     raw = tmp_path / "raw"
     names = [f"v{i}.mp4" for i in range(4)]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from preprocessing.fbi_prep import align, splits, synthetic
-from preprocessing.fbi_prep.adapters.custom import read_labels
 from preprocessing.fbi_prep.adapters.base import LayoutError, out_dir_for
+from preprocessing.fbi_prep.adapters.custom import read_labels
 from preprocessing.fbi_prep.doctor import landmark_key, to_key
 from preprocessing.fbi_prep.face import Face, choose_faces, face_models_dir, landmark_model_path
 from preprocessing.fbi_prep.ledger import Ledger
@@ -101,7 +101,9 @@ def test_ledger_resume_and_torn_line(tmp_path):
 
 def test_settings_cli_overrides_and_errors():
     p = build_parser("preprocess", "t")
-    cfg = resolve_settings("preprocess", p.parse_args(["--num_frames", "8", "--comp", "c23", "c40", "--no-masks"]))
+    cfg = resolve_settings(
+        "preprocess", p.parse_args(["--num_frames", "8", "--comp", "c23", "c40", "--no-masks"])
+    )
     assert cfg["num_frames"] == 8 and cfg["comp"] == ["c23", "c40"] and cfg["masks"] is False
     with pytest.raises(SystemExit):
         p.parse_args(["--face_policy", "biggest"])
@@ -147,4 +149,3 @@ def test_labels_csv_problems_are_all_reported(tmp_path):
     p.write_text("file,label\na.mp4,real\n")
     with pytest.raises(LayoutError, match="path"):
         read_labels(p)
-

@@ -37,7 +37,9 @@ class Report:
         for title, items in (("ERRORS", self.errors), ("WARNINGS", self.warnings)):
             if items:
                 out.append(f"{title} ({len(items)}):")
-                out += [f"  - {m}" for m in items[:50]] + ([f"  ... and {len(items) - 50} more"] if len(items) > 50 else [])
+                out += [f"  - {m}" for m in items[:50]] + (
+                    [f"  ... and {len(items) - 50} more"] if len(items) > 50 else []
+                )
         out.append("RESULT: " + ("OK" if self.ok else "PROBLEMS FOUND"))
         return "\n".join(out)
 
@@ -51,7 +53,11 @@ def to_key(path: str, rgb_dir: Path) -> str:
         except ValueError:
             pass
     p = p.removeprefix("./")
-    m = re.search(r"(?:^|/)rgb/(.*)$", p) if p.startswith(("datasets/", "/")) or re.match(r"^[A-Za-z]:/", p) else None
+    m = (
+        re.search(r"(?:^|/)rgb/(.*)$", p)
+        if p.startswith(("datasets/", "/")) or re.match(r"^[A-Za-z]:/", p)
+        else None
+    )
     return m.group(1) if m else p
 
 
@@ -128,7 +134,9 @@ def diagnose(cfg: dict[str, Any]) -> Report:
     if cfg["lmdb"]:
         lp = lmdb_path(cfg["lmdb_dir"], base_name)
         if not lp.is_dir():
-            report.errors.append(f"LMDB {lp} not found; run `python preprocessing/dataset2lmdb.py --dataset {base_name}`")
+            report.errors.append(
+                f"LMDB {lp} not found; run `python preprocessing/dataset2lmdb.py --dataset {base_name}`"
+            )
             return report
         env = lmdb.open(str(lp), readonly=True, lock=False)
     try:
@@ -150,7 +158,9 @@ def _check_all(data, name, comp, store, cfg, report, path) -> None:
         where = f"{name}/{label}/{split}/{c + '/' if c else ''}{video}"
         n_videos += 1
         if label not in label_dict:
-            report.errors.append(f"{where}: label {label!r} is not in label_dict; add it (or `_label_dict` in {path.name})")
+            report.errors.append(
+                f"{where}: label {label!r} is not in label_dict; add it (or `_label_dict` in {path.name})"
+            )
         if info.get("label") != label:
             report.errors.append(f"{where}: entry says label {info.get('label')!r} but sits under {label!r}")
         if split not in SPLITS:
@@ -170,7 +180,9 @@ def _check_all(data, name, comp, store, cfg, report, path) -> None:
         classes[split][f"{label} ({label_dict.get(label, '?')})"] += 1
         members[split].add((label, c, video))
     if lm_missing:
-        report.warnings.append(f"{lm_missing} frame(s) have no landmarks file (needed only with with_landmark: true)")
+        report.warnings.append(
+            f"{lm_missing} frame(s) have no landmarks file (needed only with with_landmark: true)"
+        )
     _overlaps(members, report)
     _summary(name, store, n_videos, per_video, classes, report)
 
@@ -179,18 +191,26 @@ def _overlaps(members: dict[str, set], report: Report) -> None:
     tt = members["train"] & members["test"]
     vt = members["val"] & members["test"]
     if tt:
-        report.errors.append(f"{len(tt)} video(s) are in both train and test, e.g. {sorted(map(str, tt))[:3]}")
+        report.errors.append(
+            f"{len(tt)} video(s) are in both train and test, e.g. {sorted(map(str, tt))[:3]}"
+        )
     if vt:
-        report.warnings.append(f"{len(vt)} video(s) are in both val and test (selection on val = selection on test), e.g. {sorted(map(str, vt))[:3]}")
+        report.warnings.append(
+            f"{len(vt)} video(s) are in both val and test (selection on val = selection on test), e.g. {sorted(map(str, vt))[:3]}"
+        )
 
 
 def _summary(name, store, n_videos, per_video, classes, report) -> None:
     src = "LMDB" if store.txn is not None else f"files under {store.rgb_dir}"
     report.lines.append(f"Dataset {name}: {n_videos} video entries, checked against {src}")
-    report.lines.append("Frames per video (frames: videos): " + ", ".join(f"{k}: {v}" for k, v in sorted(per_video.items())))
+    report.lines.append(
+        "Frames per video (frames: videos): " + ", ".join(f"{k}: {v}" for k, v in sorted(per_video.items()))
+    )
     for split in SPLITS:
         c = classes.get(split, Counter())
-        report.lines.append(f"  {split:5s}: " + (", ".join(f"{k}={v}" for k, v in sorted(c.items())) or "empty"))
+        report.lines.append(
+            f"  {split:5s}: " + (", ".join(f"{k}={v}" for k, v in sorted(c.items())) or "empty")
+        )
         zero_one = {lbl.rsplit(" (", 1)[1][0] for lbl in c}
         if c and len(zero_one) < 2:
             report.warnings.append(f"split {split} has only one class ({sorted(c)}); AUC is undefined there")

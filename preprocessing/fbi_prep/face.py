@@ -39,7 +39,9 @@ def landmark_model_path(choice: str = "auto") -> tuple[Path, str]:
     p81 = DLIB_TOOLS / MODEL_81
     if choice == "81" or (choice == "auto" and p81.is_file()):
         if not p81.is_file():
-            raise ModelNotFoundError(f"{p81} not found; see preprocessing/dlib_tools/README.md, or use --landmarks 68")
+            raise ModelNotFoundError(
+                f"{p81} not found; see preprocessing/dlib_tools/README.md, or use --landmarks 68"
+            )
         return p81, "dlib_81"
     p68 = face_models_dir() / MODEL_68
     if not p68.is_file():
@@ -68,7 +70,9 @@ class FaceEngine:
         if detector == "cnn":
             path = face_models_dir() / MODEL_CNN
             if not path.is_file():
-                raise ModelNotFoundError(f"{path} not found; reinstall face_recognition_models or use --detector hog")
+                raise ModelNotFoundError(
+                    f"{path} not found; reinstall face_recognition_models or use --detector hog"
+                )
             self._detector = dlib.cnn_face_detection_model_v1(str(path))
         else:
             self._detector = dlib.get_frontal_face_detector()
@@ -84,7 +88,9 @@ class FaceEngine:
         """
         h, w = grey.shape[:2]
         s = min(1.0, self.max_side / max(h, w)) if self.max_side > 0 else 1.0
-        small = cv2.resize(grey, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else grey
+        small = (
+            cv2.resize(grey, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else grey
+        )
         rects = []
         for up in self.upsample if levels is None else levels:
             found = self._detector(small, int(up))

@@ -24,7 +24,9 @@ OUTPUT_KEYS = (
 
 def settings_hash(cfg: dict[str, Any], landmark_model: str) -> str:
     """Short hash of the output-relevant settings; a changed hash means videos are redone."""
-    blob = json.dumps({k: cfg.get(k) for k in OUTPUT_KEYS} | {"landmark_model": landmark_model}, sort_keys=True)
+    blob = json.dumps(
+        {k: cfg.get(k) for k in OUTPUT_KEYS} | {"landmark_model": landmark_model}, sort_keys=True
+    )
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
@@ -47,7 +49,9 @@ class Ledger:
                     rec = json.loads(line)
                 except json.JSONDecodeError:
                     # A run killed mid-write leaves a torn last line; that video is simply redone.
-                    log.warning("%s line %d is not valid JSON (interrupted write?); ignoring it", self.path, n)
+                    log.warning(
+                        "%s line %d is not valid JSON (interrupted write?); ignoring it", self.path, n
+                    )
                     continue
                 self.records[rec["video"]] = rec
 

@@ -38,7 +38,11 @@ def collect_files(rgb_dir: Path, folder: str) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(base):
         rel_parts = Path(dirpath).relative_to(base).parts
         if any(k in rel_parts for k in KINDS):
-            keys += [(Path(dirpath) / f).relative_to(rgb_dir).as_posix() for f in filenames if f.lower().endswith(EXTS)]
+            keys += [
+                (Path(dirpath) / f).relative_to(rgb_dir).as_posix()
+                for f in filenames
+                if f.lower().endswith(EXTS)
+            ]
         dirnames.sort()
     return sorted(keys)
 
@@ -66,10 +70,14 @@ def write_lmdb(cfg: dict[str, Any]) -> dict[str, Any]:
         raise FileNotFoundError(f"no frames/landmarks/masks files under {rgb_dir / folder}")
     path = lmdb_path(cfg["lmdb_dir"], cfg["dataset"])
     path.mkdir(parents=True, exist_ok=True)
-    env = lmdb.open(str(path), map_size=int(float(cfg["map_size_gb"]) * 2**30), readahead=False, meminit=False)
+    env = lmdb.open(
+        str(path), map_size=int(float(cfg["map_size_gb"]) * 2**30), readahead=False, meminit=False
+    )
     try:
         todo = _pending(env, rgb_dir, keys)
-        log.info("%s: %d files, %d already stored, %d to write", path, len(keys), len(keys) - len(todo), len(todo))
+        log.info(
+            "%s: %d files, %d already stored, %d to write", path, len(keys), len(keys) - len(todo), len(todo)
+        )
         batch: list[tuple[bytes, bytes]] = []
         for k in tqdm(todo, desc=f"lmdb {folder}", unit="file", dynamic_ncols=True):
             batch.append((k.encode(), (rgb_dir / k).read_bytes()))
@@ -128,5 +136,11 @@ def verify_lmdb(path: Path, rgb_dir: Path, keys: list[str], samples: int, seed: 
             f"LMDB verification failed for {path}: {len(missing)} missing keys (e.g. {missing[:3]}), "
             f"{len(bad)} values differing from the files (e.g. {bad[:3]}); re-run dataset2lmdb.py"
         )
-    log.info("verified %s: %d entries, all %d files present, %d spot-checked byte-for-byte", path, entries, len(keys), len(pick))
+    log.info(
+        "verified %s: %d entries, all %d files present, %d spot-checked byte-for-byte",
+        path,
+        entries,
+        len(keys),
+        len(pick),
+    )
     return {"entries": entries, "spot_checked": len(pick)}

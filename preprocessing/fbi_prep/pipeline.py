@@ -40,7 +40,9 @@ class VideoProcessor:
 
     def __init__(self, cfg: dict[str, Any], engine: FaceEngine | None = None):
         self.cfg = cfg
-        self.engine = engine or FaceEngine(cfg["detector"], str(cfg["landmarks"]), cfg["detect_max_side"], cfg["detect_upsample"])
+        self.engine = engine or FaceEngine(
+            cfg["detector"], str(cfg["landmarks"]), cfg["detect_max_side"], cfg["detect_upsample"]
+        )
         ext = "jpg" if cfg["image_format"] == "jpg" else "png"
         self.ext = ext
         self.params = (
@@ -64,7 +66,9 @@ class VideoProcessor:
         except VideoError as e:
             rec.update(status="unreadable", error=str(e))
         except Exception as e:  # recorded, never silently swallowed: the ledger keeps the traceback tail
-            rec.update(status="error", error=f"{type(e).__name__}: {e} | {traceback.format_exc(limit=3)[-400:]}")
+            rec.update(
+                status="error", error=f"{type(e).__name__}: {e} | {traceback.format_exc(limit=3)[-400:]}"
+            )
         if rec["status"] not in ("ok", "partial"):
             self._clear(base, job.video)
             rec["outputs"] = []
@@ -104,11 +108,19 @@ class VideoProcessor:
             else:
                 missing.append(idx)
         rec["frames_with_face"] = len(written)
-        replaced, dropped = self._replace_missing(job, missing, set(wanted), masks, base, timer, policy_used, written)
-        rec.update(replaced={str(k): v for k, v in replaced.items()}, dropped=dropped, policy_applied=dict(policy_used))
+        replaced, dropped = self._replace_missing(
+            job, missing, set(wanted), masks, base, timer, policy_used, written
+        )
+        rec.update(
+            replaced={str(k): v for k, v in replaced.items()},
+            dropped=dropped,
+            policy_applied=dict(policy_used),
+        )
         rec["frames_written"] = len(written)
         n_faces = max(written.values(), default=0)
-        rec["outputs"] = [f"{job.out_dir}/frames/{face_folder(job.video, k)}".lstrip("/") for k in range(n_faces)]
+        rec["outputs"] = [
+            f"{job.out_dir}/frames/{face_folder(job.video, k)}".lstrip("/") for k in range(n_faces)
+        ]
         if not written:
             rec.update(
                 status="no_face",
@@ -130,7 +142,9 @@ class VideoProcessor:
         except VideoError as e:
             return {}, f"error: {e}"
         got = {i: cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for i, f in frames.items()}
-        return got, "ok" if len(got) == len(wanted) else f"partial: {len(got)}/{len(wanted)} mask frames decoded"
+        return got, "ok" if len(got) == len(
+            wanted
+        ) else f"partial: {len(got)}/{len(wanted)} mask frames decoded"
 
     def _process_frame(self, frame, idx, mask, base, video, timer, policy_used) -> int:
         """Detect, choose, align and write one frame; returns the number of faces written (0 = none)."""
@@ -141,7 +155,12 @@ class VideoProcessor:
         if not faces:
             return 0
         chosen, applied = choose_faces(faces, self.cfg["face_policy"], mask)
-        if self.cfg["face_policy"] == "mask" and applied != "mask" and mask is not None and (mask > 127).any():
+        if (
+            self.cfg["face_policy"] == "mask"
+            and applied != "mask"
+            and mask is not None
+            and (mask > 127).any()
+        ):
             # The manipulated face may be smaller than the upsampling level that found the others: look harder.
             for level in self.engine.upsample[1:] or (self.engine.upsample[0] + 1,):
                 more = self.engine.detect(grey, (level,))

@@ -19,7 +19,9 @@ from .splits import seeded_split
 log = get_logger("rearrange")
 
 SPLITS = ("train", "val", "test")
-SHARED_LABELS = {"FF-real"}  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
+SHARED_LABELS = {
+    "FF-real"
+}  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 _FACE_SUFFIX = re.compile(r"^(.*?)(_face\d+)?$")
 
@@ -45,7 +47,9 @@ def _video_files(base: Path, prefix: str, out_dir: str, video: str) -> tuple[lis
     """Frame paths (relative to rgb_dir, `/`, sorted by frame index) and aligned mask paths if masks exist."""
     sub = f"{out_dir}/" if out_dir else ""
     fdir = base / sub / "frames" / video
-    names = sorted((n for n in os.listdir(fdir) if n.lower().endswith(IMAGE_EXTS)), key=lambda n: (_frame_index(n), n))
+    names = sorted(
+        (n for n in os.listdir(fdir) if n.lower().endswith(IMAGE_EXTS)), key=lambda n: (_frame_index(n), n)
+    )
     frames = [f"{prefix}/{sub}frames/{video}/{n}" for n in names]
     masks = None
     if (base / sub / "masks" / video).is_dir():
@@ -59,7 +63,9 @@ def _splits_for(entry, policy: str, meta: dict) -> list[str]:
     if policy == "all":
         return list(SPLITS)
     if policy == "seeded":
-        return [seeded_split(entry.group or entry.key, meta["seed"], meta["val_fraction"], meta["test_fraction"])]
+        return [
+            seeded_split(entry.group or entry.key, meta["seed"], meta["val_fraction"], meta["test_fraction"])
+        ]
     return ["test"]
 
 
@@ -69,7 +75,9 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
     folder = adapter.folder_for(cfg | {"root": cfg.get("root") or cfg.get("name") or ""})
     base = resolve_path(cfg["rgb_dir"]) / folder
     if not base.is_dir():
-        raise LayoutError(f"{base} does not exist; run preprocess.py --dataset {cfg['dataset']} --out {cfg['rgb_dir']} first")
+        raise LayoutError(
+            f"{base} does not exist; run preprocess.py --dataset {cfg['dataset']} --out {cfg['rgb_dir']} first"
+        )
     meta_root = resolve_path(cfg["root"]) if cfg.get("root") else base
     meta = adapter.load_meta(meta_root, cfg)
     policy_meta = {k: cfg[k] for k in ("seed", "val_fraction", "test_fraction")}
@@ -104,7 +112,9 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
                     node = node.setdefault(entry.comp, {})
                 ident = (name, entry.label, split, entry.comp, key)
                 if ident in sources and sources[ident] != rel:
-                    raise LayoutError(f"two videos map to key {key!r} in {name}/{entry.label}/{split}: {sources[ident]} and {rel}")
+                    raise LayoutError(
+                        f"two videos map to key {key!r} in {name}/{entry.label}/{split}: {sources[ident]} and {rel}"
+                    )
                 sources[ident] = rel
                 node[key] = item
         stats["videos"] += 1
@@ -135,7 +145,9 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
         log.info("wrote %s: %s", path, _counts(doc[name]))
     _report_skips(stats)
     if not written:
-        raise LayoutError(f"no processed videos of {cfg['dataset']} found under {resolve_path(cfg['rgb_dir']) / own}")
+        raise LayoutError(
+            f"no processed videos of {cfg['dataset']} found under {resolve_path(cfg['rgb_dir']) / own}"
+        )
     return written
 
 
@@ -143,15 +155,25 @@ def _counts(top: dict) -> str:
     c: Counter = Counter()
     for label, splits in top.items():
         for split, node in splits.items():
-            n = sum(len(v) for v in node.values()) if node and "frames" not in next(iter(node.values())) else len(node)
+            n = (
+                sum(len(v) for v in node.values())
+                if node and "frames" not in next(iter(node.values()))
+                else len(node)
+            )
             c[f"{label}/{split}"] = n
     return ", ".join(f"{k}={v}" for k, v in sorted(c.items()) if v)
 
 
 def _report_skips(stats: dict) -> None:
     for key, why in (
-        ("skipped_unfinished", "have no finished ledger record (interrupted or failed; re-run preprocess.py)"),
-        ("skipped_unknown", "do not belong to any label of this dataset (unexpected folder or not in the metadata)"),
+        (
+            "skipped_unfinished",
+            "have no finished ledger record (interrupted or failed; re-run preprocess.py)",
+        ),
+        (
+            "skipped_unknown",
+            "do not belong to any label of this dataset (unexpected folder or not in the metadata)",
+        ),
         ("not_in_split", "are not in the official split files"),
     ):
         if stats[key]:

@@ -36,8 +36,6 @@ def _init_worker(cfg: dict[str, Any]) -> None:
     """
     global _WORKER, _WORKER_ERROR
     cv2.setNumThreads(1)
-    if _WORKER is not None:  # forked from the parent, which already loaded the models
-        return
     try:
         _WORKER = VideoProcessor(cfg)
     except Exception as e:
@@ -47,7 +45,13 @@ def _init_worker(cfg: dict[str, Any]) -> None:
 def _work(args: tuple[VideoJob, str, str]) -> dict:
     job, out_root, hash_ = args
     if _WORKER is None:
-        return {"video": job.rel, "settings_hash": "", "status": "error", "error": _WORKER_ERROR, "outputs": []}
+        return {
+            "video": job.rel,
+            "settings_hash": "",
+            "status": "error",
+            "error": _WORKER_ERROR,
+            "outputs": [],
+        }
     return _WORKER(job, out_root, hash_)
 
 
@@ -88,7 +92,6 @@ def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]
 
     `engine` lets a caller reuse already-loaded dlib models (tests, notebooks); it must match cfg.
     """
-    global _WORKER
     adapter = get_adapter(cfg["dataset"])
     root = resolve_path(cfg["root"])
     out = output_folder(cfg)
@@ -107,21 +110,23 @@ def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]
         adapter.folder_for(cfg), len(jobs), n_done, ledger.path, len(todo), cfg["workers"], lm_name,
     )  # fmt: skip
     args = [(j, str(out), hash_) for j in todo]
-    bar = tqdm(total=len(args), desc=f"preprocess {adapter.folder_for(cfg)}", unit="video", dynamic_ncols=True)
-    # Models load here first (only if there is work), so a missing model fails fast and clearly.
-    proc = VideoProcessor(cfg, engine) if args else None
+    bar = tqdm(
+        total=len(args), desc=f"preprocess {adapter.folder_for(cfg)}", unit="video", dynamic_ncols=True
+    )
     try:
         if cfg["workers"] == 1 or len(args) <= 1:
+            proc = VideoProcessor(cfg, engine) if args else None
             for a in args:
                 _record(ledger, proc(*a), bar)
         else:
-            _WORKER = proc  # fork-started workers inherit the loaded models instead of reading 100 MB again
-            with mp.get_context().Pool(cfg["workers"], initializer=_init_worker, initargs=(cfg,)) as pool:
+            # spawn, not fork: forking a parent whose OpenCV thread pool has run can deadlock the children.
+            with mp.get_context("spawn").Pool(
+                cfg["workers"], initializer=_init_worker, initargs=(cfg,)
+            ) as pool:
                 for rec in pool.imap_unordered(_work, args, chunksize=1):
                     _record(ledger, rec, bar)
     finally:
         bar.close()
-        _WORKER = None
     return summarize(ledger, [j.rel for j in jobs])
 
 
@@ -131,7 +136,13 @@ def _record(ledger: Ledger, rec: dict, bar: tqdm) -> None:
     if rec["status"] in FAILED:
         log.warning("%s: %s - %s", rec["video"], rec["status"], rec["error"])
     elif rec["status"] == "partial":
-        log.info("%s: %d/%d frames (%d dropped)", rec["video"], rec["frames_written"], rec["frames_wanted"], len(rec["dropped"]))
+        log.info(
+            "%s: %d/%d frames (%d dropped)",
+            rec["video"],
+            rec["frames_written"],
+            rec["frames_wanted"],
+            len(rec["dropped"]),
+        )
 
 
 def summarize(ledger: Ledger, videos: list[str]) -> dict[str, Any]:
@@ -147,4 +158,9 @@ def summarize(ledger: Ledger, videos: list[str]) -> dict[str, Any]:
     )  # fmt: skip
     for v, s, e in failures[:20]:
         log.warning("  failed %s [%s]: %s", v, s, e)
-    return {"counts": dict(counts), "failures": failures, "replaced_frames": replaced, "ledger": str(ledger.path)}
+    return {
+        "counts": dict(counts),
+        "failures": failures,
+        "replaced_frames": replaced,
+        "ledger": str(ledger.path),
+    }

@@ -32,7 +32,9 @@ def load_section(section: str, config_path: str | Path | None = None) -> dict[st
     """One section of the config file as a dict."""
     path = Path(config_path) if config_path else CONFIG_PATH
     if not path.is_file():
-        raise SettingsError(f"config file {path} not found; pass --config PATH or restore preprocessing/config.yaml")
+        raise SettingsError(
+            f"config file {path} not found; pass --config PATH or restore preprocessing/config.yaml"
+        )
     with open(path, encoding="utf-8") as f:
         doc = yaml.safe_load(f) or {}
     if section not in doc:
@@ -50,11 +52,17 @@ def _arg_type(default: Any):
     return str
 
 
-def build_parser(section: str, description: str, config_path: str | Path | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    section: str, description: str, config_path: str | Path | None = None
+) -> argparse.ArgumentParser:
     """An argparse parser with one `--key` flag per key of the config section (defaults: None = keep YAML)."""
     defaults = load_section(section, config_path)
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--config", default=None, help="YAML file with a '%s:' section (default: preprocessing/config.yaml)" % section)
+    p.add_argument(
+        "--config",
+        default=None,
+        help=f"YAML file with a '{section}:' section (default: preprocessing/config.yaml)",
+    )
     for key, val in defaults.items():
         flag = f"--{key}"
         if isinstance(val, bool):

@@ -15,7 +15,9 @@ def ff_split_map(split_dir: str | Path = FF_SPLIT_DIR) -> dict[str, str]:
     for split in ("train", "val", "test"):
         path = Path(split_dir) / f"{split}.json"
         if not path.is_file():
-            raise FileNotFoundError(f"FF++ split file {path} is missing; it ships with the repo (preprocessing/splits/)")
+            raise FileNotFoundError(
+                f"FF++ split file {path} is missing; it ships with the repo (preprocessing/splits/)"
+            )
         with open(path, encoding="utf-8") as f:
             for a, b in json.load(f):
                 for v in (a, b, f"{a}_{b}", f"{b}_{a}"):

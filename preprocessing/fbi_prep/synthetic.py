@@ -56,7 +56,10 @@ def face_video(path: str | Path, n_frames: int = 12, size: int = 320, colour_shi
 def noface_video(path: str | Path, n_frames: int = 8, size: int = 160) -> Path:
     """A video with no face in it (the coffee-cup photo, slowly panning)."""
     img = cv2.cvtColor(skdata.coffee(), cv2.COLOR_RGB2BGR)
-    frames = [np.ascontiguousarray(img[10 + t : 10 + t + size, 100 + 2 * t : 100 + 2 * t + size]) for t in range(n_frames)]
+    frames = [
+        np.ascontiguousarray(img[10 + t : 10 + t + size, 100 + 2 * t : 100 + 2 * t + size])
+        for t in range(n_frames)
+    ]
     return write_video(path, frames)
 
 

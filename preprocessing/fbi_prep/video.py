@@ -70,7 +70,9 @@ def _count_rest(cap: cv2.VideoCapture, start: int) -> int:
     return n
 
 
-def decode_selected(path: str | Path, mode: str, num_frames: int, stride: int, method: str = "grab") -> Decoded:
+def decode_selected(
+    path: str | Path, mode: str, num_frames: int, stride: int, method: str = "grab"
+) -> Decoded:
     """Decode the frames chosen over the video's *real* frame count.
 
     The container's frame count is only a hint: when the stream ends early or runs past it, the indices
@@ -83,8 +85,7 @@ def decode_selected(path: str | Path, mode: str, num_frames: int, stride: int, m
         indices = select_indices(count, mode, num_frames, stride) if reported > 0 else []
         if method == "seek" and reported > 0:
             frames = read_frames(cap, indices, "seek")
-            seen = max(frames) + 1 if frames else 0
-            real = _verify_end_by_seek(cap, reported, seen)
+            real = _verify_end_by_seek(cap, reported)
         else:
             frames, seen = _grab_walk(cap, set(indices), stop_after=max(count - 1, 0))
             # One extra grab tells whether the container under-reported its length.
@@ -106,7 +107,7 @@ def decode_selected(path: str | Path, mode: str, num_frames: int, stride: int, m
     return Decoded(frames=frames, reported_count=reported, real_count=real)
 
 
-def _verify_end_by_seek(cap: cv2.VideoCapture, reported: int, seen: int) -> int:
+def _verify_end_by_seek(cap: cv2.VideoCapture, reported: int) -> int:
     """With seeking we never walk to the end, so check the last reported frame exists and nothing follows."""
     cap.set(cv2.CAP_PROP_POS_FRAMES, reported - 1)
     if not cap.grab():

@@ -200,6 +200,20 @@ def _make_record(
     )
 
 
+def _with_json_labels(cfg: dict, extra: Any, path: Path) -> dict:
+    """Custom datasets (rearrange.py --dataset custom) ship their label names in a top-level
+    `_label_dict`; they fill in label_dict, and the config's own entries win on a conflict."""
+    if extra is None:
+        return cfg
+    if not isinstance(extra, dict) or any(v not in (0, 1) for v in extra.values()):
+        raise ValueError(f"{path}: '_label_dict' must map label names to 0 (real) or 1 (fake); got {extra!r}")
+    for k, v in extra.items():
+        if k in cfg["label_dict"] and cfg["label_dict"][k] != v:
+            log.warning("%s: label '%s' is %s in the JSON but %s in label_dict; using label_dict", path, k, v,
+                        cfg["label_dict"][k])
+    return {**cfg, "label_dict": {**extra, **cfg["label_dict"]}}
+
+
 def index_one(name: str, split: str, cfg: dict) -> list[VideoRecord]:
     """Records of one dataset name (`FaceForensics++`, `FF-DF_c40`, `Celeb-DF-v2`, ...) for one split."""
     if split not in SPLITS:
@@ -207,6 +221,7 @@ def index_one(name: str, split: str, cfg: dict) -> list[VideoRecord]:
     ds, path, forced_comp = resolve_json(name, cfg["dataset_json_folder"])
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
+    cfg = _with_json_labels(cfg, data.pop("_label_dict", None), path)
     if ds in data:
         top = data[ds]
     elif len(data) == 1:

@@ -34,7 +34,9 @@ def get_adapter(name: str) -> Adapter:
         return ADAPTERS["FaceForensics++"]
     if name in ADAPTERS:
         return ADAPTERS[name]
-    raise KeyError(f"unknown dataset {name!r}; known: {sorted(ADAPTERS) + sorted(set(FAMILY) - set(ADAPTERS))}")
+    raise KeyError(
+        f"unknown dataset {name!r}; known: {sorted(ADAPTERS) + sorted(set(FAMILY) - set(ADAPTERS))}"
+    )
 
 
 def family_folder(json_name: str) -> str:

@@ -50,7 +50,11 @@ def find_videos(folder: Path) -> list[Path]:
         return []
     found = []
     for p in folder.rglob("*"):
-        if p.suffix.lower() in VIDEO_EXTS and p.is_file() and not {"frames", "masks", "landmarks"} & set(p.parts):
+        if (
+            p.suffix.lower() in VIDEO_EXTS
+            and p.is_file()
+            and not {"frames", "masks", "landmarks"} & set(p.parts)
+        ):
             found.append(p)
     return sorted(found)
 
@@ -71,7 +75,9 @@ class Adapter:
 
     name: str = ""  # --dataset value
     folder: str = ""  # folder under rgb_dir
-    meta_files: tuple[str, ...] = ()  # glob patterns (relative to the root) rearrange needs; copied by preprocess
+    meta_files: tuple[
+        str, ...
+    ] = ()  # glob patterns (relative to the root) rearrange needs; copied by preprocess
     layout_hint: str = ""  # shown when the root does not match
 
     def folder_for(self, cfg: dict[str, Any]) -> str:
@@ -90,4 +96,6 @@ class Adapter:
 
     def require_root(self, root: Path) -> None:
         if not root.is_dir():
-            raise LayoutError(f"--root {root} is not a folder; expected the {self.name} dataset. {self.layout_hint}")
+            raise LayoutError(
+                f"--root {root} is not a folder; expected the {self.name} dataset. {self.layout_hint}"
+            )

@@ -15,7 +15,9 @@ TEST_LIST = "List_of_testing_videos.txt"
 
 class CelebDFAdapter(Adapter):
     meta_files = (TEST_LIST,)
-    layout_hint = "Expected Celeb-real/, YouTube-real/, Celeb-synthesis/ (*.mp4) and List_of_testing_videos.txt."
+    layout_hint = (
+        "Expected Celeb-real/, YouTube-real/, Celeb-synthesis/ (*.mp4) and List_of_testing_videos.txt."
+    )
 
     def __init__(self, version: int):
         self.name = self.folder = f"Celeb-DF-v{version}"

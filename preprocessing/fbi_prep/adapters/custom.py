@@ -20,7 +20,9 @@ SPLITS = ("train", "val", "test")
 def read_labels(path: Path) -> dict[str, dict[str, str]]:
     """rel video path (POSIX) -> {label: real|fake, split, identity}; every bad row is reported at once."""
     if not path.is_file():
-        raise LayoutError(f"labels file {path} not found; custom data needs a CSV with columns path,label[,split,identity]")
+        raise LayoutError(
+            f"labels file {path} not found; custom data needs a CSV with columns path,label[,split,identity]"
+        )
     rows: dict[str, dict[str, str]] = {}
     problems = []
     with open(path, newline="", encoding="utf-8-sig") as f:
@@ -72,7 +74,12 @@ class CustomAdapter(Adapter):
         on_disk = {p.relative_to(root).as_posix() for p in find_videos(root)}
         unlisted = sorted(on_disk - set(rows))
         if unlisted:
-            log.warning("%d video(s) under %s are not in the labels file and are skipped, e.g. %s", len(unlisted), root, unlisted[:3])
+            log.warning(
+                "%d video(s) under %s are not in the labels file and are skipped, e.g. %s",
+                len(unlisted),
+                root,
+                unlisted[:3],
+            )
         # Listed-but-missing files still become jobs, so the ledger records them as unreadable.
         return [job_for(root, root / rel) for rel in sorted(rows)]
 

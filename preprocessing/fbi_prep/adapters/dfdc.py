@@ -22,7 +22,9 @@ def _read_json(path: Path) -> dict:
 class DFDCAdapter(Adapter):
     name = folder = "DFDC"
     meta_files = ("**/metadata.json", "**/labels.csv")
-    layout_hint = "Expected train/dfdc_train_part_*/{*.mp4,metadata.json} and test/{videos/*.mp4 or *.mp4, labels.csv}."
+    layout_hint = (
+        "Expected train/dfdc_train_part_*/{*.mp4,metadata.json} and test/{videos/*.mp4 or *.mp4, labels.csv}."
+    )
 
     def list_videos(self, root: Path, cfg: dict[str, Any]) -> list[VideoJob]:
         self.require_root(root)
@@ -38,7 +40,9 @@ class DFDCAdapter(Adapter):
             for name, info in _read_json(path).items():
                 label = {"REAL": "DFDC_Real", "FAKE": "DFDC_Fake"}.get(str(info.get("label")).upper())
                 if label is None:
-                    raise LayoutError(f"{path}: video {name} has label {info.get('label')!r}; expected REAL/FAKE")
+                    raise LayoutError(
+                        f"{path}: video {name} has label {info.get('label')!r}; expected REAL/FAKE"
+                    )
                 labels[(out_dir, PurePosixPath(name).stem)] = (label, "train")
         for path in sorted(meta_root.rglob("labels.csv")):
             out_dir = path.parent.relative_to(meta_root).as_posix()
@@ -70,7 +74,11 @@ class DFDCPAdapter(Adapter):
 
     def list_videos(self, root: Path, cfg: dict[str, Any]) -> list[VideoJob]:
         self.require_root(root)
-        jobs = [job_for(root, v) for sub in ("method_A", "method_B", "original_videos") for v in find_videos(root / sub)]
+        jobs = [
+            job_for(root, v)
+            for sub in ("method_A", "method_B", "original_videos")
+            for v in find_videos(root / sub)
+        ]
         if not jobs:
             raise LayoutError(f"no videos under {root}. {self.layout_hint}")
         return jobs

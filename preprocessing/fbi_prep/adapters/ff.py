@@ -47,7 +47,9 @@ class FaceForensicsAdapter(Adapter):
         if subsets:
             unknown = set(subsets) - set(ORIGINALS) - set(METHODS)
             if unknown:
-                raise LayoutError(f"unknown FF++ subsets {sorted(unknown)}; choose from {list(ORIGINALS) + list(METHODS)}")
+                raise LayoutError(
+                    f"unknown FF++ subsets {sorted(unknown)}; choose from {list(ORIGINALS) + list(METHODS)}"
+                )
             dirs = [(s, d) for s, d in dirs if s in subsets]
         return dirs
 
@@ -82,4 +84,6 @@ class FaceForensicsAdapter(Adapter):
         # DFD has no official split (its own identities); FF videos take the split of their pair.
         split = None if label.startswith("DFD") else meta.get(video, "missing")
         group = video.split("_")[0] if not label.startswith("DFD") else video.split("__")[0].split("_")[0]
-        return Entry(label=label, json_names=JSON_NAMES[label], split=split, comp=comp, key=video, group=group)
+        return Entry(
+            label=label, json_names=JSON_NAMES[label], split=split, comp=comp, key=video, group=group
+        )

@@ -18,12 +18,17 @@ def _policy_meta(cfg: dict[str, Any]) -> dict[str, Any]:
 class DeeperForensicsAdapter(Adapter):
     name = folder = "DeeperForensics-1.0"
     meta_files = ("lists/splits/*.txt",)
-    layout_hint = "Expected source_videos/<actor>/.../*.mp4, manipulated_videos/<perturbation>/*.mp4, lists/splits/."
+    layout_hint = (
+        "Expected source_videos/<actor>/.../*.mp4, manipulated_videos/<perturbation>/*.mp4, lists/splits/."
+    )
 
     def list_videos(self, root: Path, cfg: dict[str, Any]) -> list[VideoJob]:
         self.require_root(root)
         subsets = cfg.get("subsets") or ["source_videos", "end_to_end"]
-        dirs = [root / "source_videos" if s == "source_videos" else root / "manipulated_videos" / s for s in subsets]
+        dirs = [
+            root / "source_videos" if s == "source_videos" else root / "manipulated_videos" / s
+            for s in subsets
+        ]
         jobs = [job_for(root, v) for d in dirs for v in find_videos(d)]
         if not jobs:
             raise LayoutError(f"no videos under {[str(d) for d in dirs]}. {self.layout_hint}")
@@ -34,7 +39,9 @@ class DeeperForensicsAdapter(Adapter):
         for split in SPLITS:
             path = meta_root / "lists" / "splits" / f"{split}.txt"
             if not path.is_file():
-                raise LayoutError(f"{path} not found; DeeperForensics' official split lists are needed (pass --root)")
+                raise LayoutError(
+                    f"{path} not found; DeeperForensics' official split lists are needed (pass --root)"
+                )
             for line in path.read_text(encoding="utf-8").split():
                 fake_split[PurePosixPath(line).stem] = split
         return {"fake_split": fake_split} | _policy_meta(cfg)
@@ -63,7 +70,9 @@ class FolderLabelAdapter(Adapter):
         self.require_root(root)
         jobs = [j for j in (job_for(root, v) for v in find_videos(root)) if self._label(j.out_dir)]
         if not jobs:
-            raise LayoutError(f"no videos under {root} in folders named {self.real_dirs + self.fake_dirs}. {self.layout_hint}")
+            raise LayoutError(
+                f"no videos under {root} in folders named {self.real_dirs + self.fake_dirs}. {self.layout_hint}"
+            )
         return jobs
 
     def _label(self, out_dir: str) -> str | None:
