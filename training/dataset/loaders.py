@@ -84,10 +84,8 @@ def build_dataset(
 
 
 def init_worker(worker_id: int) -> None:
-    """DataLoader worker init: seed NumPy/random from torch's worker seed; one OpenCV thread per
-    worker, since N workers each spawning a core-sized OpenCV pool oversubscribe the CPU."""
+    """DataLoader worker init: seed NumPy/random from torch's worker seed."""
     seed_worker(worker_id)
-    cv2.setNumThreads(1)
 
 
 def build_loader(dataset: DeepfakeDataset, cfg: dict, train: bool, distributed: bool) -> DataLoader:
@@ -98,6 +96,11 @@ def build_loader(dataset: DeepfakeDataset, cfg: dict, train: bool, distributed: 
     seed = int(cfg.get("manualSeed", 0))
     batch_size = int(cfg["train_batchSize"] if train else cfg["test_batchSize"])
     workers = int(cfg.get("workers", 0))
+    if workers > 0:
+        # One OpenCV thread, set in the parent BEFORE the workers fork: N workers each running a
+        # core-sized OpenCV pool oversubscribe the CPU, and changing the pool inside a forked child
+        # (whose pool threads did not survive the fork) deadlocks.
+        cv2.setNumThreads(1)
     sampler = None
     rank = 0
     if distributed:
