@@ -39,3 +39,14 @@ def tiny_opts(demo: dict[str, Path], log_dir: Path, run_name: str, **extra: obje
         **extra,
     }
     return [TINY_VIT] + [f"{k}={v}" for k, v in opts.items()]
+
+
+@pytest.fixture()
+def fbi_log(caplog):
+    """caplog that also sees the project logger after setup_logging() turned its propagation off."""
+    import logging
+
+    logger = logging.getLogger("fbi")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import zlib
 from pathlib import Path
 
@@ -49,15 +48,6 @@ def make_cfg(tmp_path: Path, **over) -> dict:
     cfg["label_dict"] = dict(cfg["label_dict"], MyFF_real=0, MyFF_fake=1)
     cfg.update(over)
     return cfg
-
-
-@pytest.fixture()
-def fbi_log(caplog):
-    """caplog that also sees the project logger after setup_logging turned propagation off."""
-    logger = logging.getLogger("fbi")
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def write_json(tmp_path: Path, name: str, data: dict) -> None:

@@ -79,7 +79,8 @@ def test_grl_gradient_is_exact_negative_scaled() -> None:
 def test_alignment_uniformity_slerp_hand_checked() -> None:
     z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     assert alignment_loss(z, torch.tensor([0, 0, 1])).item() == pytest.approx(2.0)  # ‖e1 − e2‖² = 2
-    assert uniformity_loss(torch.tensor([[1.0, 0.0], [-1.0, 0.0]])).item() == pytest.approx(-8.0)  # log e^{−2·4}
+    antipodal = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    assert uniformity_loss(antipodal).item() == pytest.approx(-8.0)  # log e^{−2·4}
     half = slerp(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]]), 0.5)
     assert torch.allclose(half, torch.tensor([[math.sqrt(0.5), math.sqrt(0.5)]]), atol=1e-6)
     third = slerp(torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 3.0]]), 1 / 3)
@@ -103,8 +104,13 @@ def test_margin_ce_uses_arcface_logits_in_training_only() -> None:
 
 def test_slerp_extend_and_replace() -> None:
     b = {**batch(), "label": torch.tensor([0, 0, 1, 1, 1, 0])}
-    det = tiny(freq={"enabled": False}, boundary={"enabled": False}, loss_weights={"identity": 0.0},
-               head={"type": "linear", "margin": 0.0}, slerp={"prob": 0.7, "t_range": [0.2, 0.8]})
+    det = tiny(
+        freq={"enabled": False},
+        boundary={"enabled": False},
+        loss_weights={"identity": 0.0},
+        head={"type": "linear", "margin": 0.0},
+        slerp={"prob": 0.7, "t_range": [0.2, 0.8]},
+    )
     pred = det(b)
     z, y = pred["feat"], b["label"]
     torch.manual_seed(7)
@@ -122,7 +128,15 @@ def test_slerp_extend_and_replace() -> None:
 
 # ---- switches, DDP condition, loss logging, bad configs -------------------------------------------
 ABLATIONS = {
-    "full": {"loss_weights": {"identity": 0.1, "freq_consistency": 0.1, "align": 0.1, "uniform": 0.1, "boundary": 0.1}},
+    "full": {
+        "loss_weights": {
+            "identity": 0.1,
+            "freq_consistency": 0.1,
+            "align": 0.1,
+            "uniform": 0.1,
+            "boundary": 0.1,
+        }
+    },
     "no_freq": {"freq": {"enabled": False}},
     "no_boundary": {"boundary": {"enabled": False}},
     "no_identity": {"loss_weights": {"identity": 0.0}},
@@ -143,7 +157,10 @@ def test_every_trainable_param_gets_grad(name: str, tune: str) -> None:
     assert not missing, f"unused parameters under DDP: {missing}"
     assert all(torch.isfinite(v) for v in losses.values())
     weights = {k: v for k, v in det.weights.items() if v}
-    assert set(losses) == {"overall", *weights}  # every active term is logged, inactive ones absent
+    ramp = {"grl_lambda"} if "identity" in weights else set()
+    assert set(losses) == {"overall", *weights, *ramp}  # every active term is logged, inactive ones absent
+    if ramp:
+        assert losses["grl_lambda"].item() == pytest.approx(det.identity.grl.lambd)
     expected = sum(weights[k] * losses[k] for k in weights)
     assert torch.allclose(losses["overall"], expected)
     assert hasattr(det, "freq") == (name not in ("no_freq", "ln_l2"))
@@ -164,6 +181,17 @@ def test_boundary_loss_needs_masks_and_bad_configs_are_named() -> None:
         tiny(freq={"inject_at": [1.5]})
     with pytest.raises(ValueError, match="model.freq.nope"):
         tiny(freq={"nope": 1})
+    with pytest.raises(ValueError, match="model.nope"):
+        FBIClipDetector.from_config({"nope": 1}, {"num_identities": 4})
+
+
+def test_any_grid_via_image_size() -> None:
+    """A non-default input size (40 px → 5×5 grid) flows through every branch."""
+    det = tiny(image_size=40, loss_weights={"boundary": 0.1})
+    assert det.backbone.grid_size == (5, 5) and det.input_spec["size"] == 40
+    b = batch(size=40)
+    losses = det.get_losses(b, det(b))
+    assert all(torch.isfinite(v) for v in losses.values())
 
 
 def test_param_report_lists_modules() -> None:
@@ -175,7 +203,10 @@ def test_param_report_lists_modules() -> None:
 @pytest.mark.parametrize("path", FBI_YAMLS, ids=[p.stem for p in FBI_YAMLS])
 def test_fbi_yaml_builds_and_steps(path) -> None:
     """Every shipped FBI-CLIP YAML loads, builds (tiny tower, offline) and takes a finite loss step."""
-    opts = ["model.pretrained=none", "model.vision_cfg={width: 32, layers: 2, head_width: 16, patch_size: 8, image_size: 32}"]
+    opts = [
+        "model.pretrained=none",
+        "model.vision_cfg={width: 32, layers: 2, head_width: 16, patch_size: 8, image_size: 32}",
+    ]
     cfg = load_config(path, None, opts)
     det = FBIClipDetector.from_config(cfg["model"], {"num_identities": 6, "label_names": ["a", "b"]})
     det.set_progress(0.2)
@@ -188,7 +219,9 @@ def test_fbi_yaml_builds_and_steps(path) -> None:
 def test_few_steps_reduce_the_loss() -> None:
     """On a learnable toy task (fakes carry a high-frequency pattern) 15 AdamW steps lower the loss."""
     torch.manual_seed(0)
-    det = tiny(tune="full", loss_weights={"identity": 0.1, "align": 0.1, "uniform": 0.1, "freq_consistency": 0.1})
+    det = tiny(
+        tune="full", loss_weights={"identity": 0.1, "align": 0.1, "uniform": 0.1, "freq_consistency": 0.1}
+    )
     opt = torch.optim.AdamW([p for p in det.parameters() if p.requires_grad], lr=3e-3)
     b = batch(n=12)
     checker = ((torch.arange(32)[:, None] + torch.arange(32)[None]) % 2).float() * 2 - 1

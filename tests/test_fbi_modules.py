@@ -55,6 +55,21 @@ def test_fft_highpass_filters_by_radius() -> None:
         fft_highpass(const, 0.1, ["phase"])
 
 
+@pytest.mark.parametrize("size", [(16, 16), (15, 13)])
+def test_fft_views_match_full_fft_reference(size: tuple[int, int]) -> None:
+    x = torch.rand(2, 3, *size, dtype=torch.float64)
+    h, w = size
+    fy, fx = torch.fft.fftfreq(h).abs() * 2, torch.fft.fftfreq(w).abs() * 2
+    keep = (fy[:, None] ** 2 + fx[None, :] ** 2).sqrt() >= 0.3
+    spec = torch.fft.fft2(x, norm="ortho") * keep
+    ref_hp = torch.fft.ifft2(spec, norm="ortho").real
+    ref_la = torch.log1p(torch.fft.fftshift(spec.abs(), dim=(-2, -1)))
+    out = fft_highpass(x.requires_grad_(), 0.3)
+    assert torch.allclose(out[:, :3], ref_hp, atol=1e-10) and torch.allclose(out[:, 3:], ref_la, atol=1e-8)
+    out.sum().backward()  # differentiable, with finite gradients at the removed (zero) frequencies
+    assert torch.isfinite(x.grad).all()
+
+
 def test_freq_adapter_tokens_gates_and_any_grid() -> None:
     fa = FreqAdapter(width=24, grid_size=(7, 5), patch_size=8, blocks=[2, 0], num_blocks=4, channels=8)
     out = fa(torch.rand(2, 3, 56, 40))

@@ -179,7 +179,8 @@ def test_ffpp_reused_video_name_stays_separate_videos():
     assert only_fakes["n_videos"] == 4
 
 
-def test_one_class_gives_nan_and_note_not_zero(tmp_path, caplog):
+def test_one_class_gives_nan_and_note_not_zero(tmp_path, fbi_log):
+    caplog = fbi_log
     y, p, keys = [1, 1, 1, 1], [0.9, 0.2, 0.7, 0.6], ["v1", "v1", "v2", "v3"]
     with caplog.at_level("WARNING", logger="fbi.metrics"):
         m = compute_metrics(y, p, keys, threshold=0.65)

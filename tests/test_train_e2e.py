@@ -93,9 +93,12 @@ def test_config_error_exits_cleanly(demo_data, tmp_path):
 
 @pytest.mark.slow
 def test_two_process_ddp_matches_single_process_prediction_set(trained_run, demo_data, tmp_path):
-    _run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29641",
-          "training/train.py", "--detector_path", DEMO_YAML, "--ddp", "--opts",
-          *tiny_opts(demo_data, tmp_path, "ddp", max_steps=3)], timeout=900)
+    # Through train.sh (torchrun), as users launch it: 2 gloo processes on CPU.
+    p = subprocess.run(["sh", "train.sh", DEMO_YAML, "--opts", *tiny_opts(demo_data, tmp_path, "ddp", max_steps=3)],
+                       cwd=REPO, capture_output=True, text=True, timeout=900,
+                       env={**os.environ, "OMP_NUM_THREADS": "1", "NGPU": "2", "MASTER_PORT": "29641",
+                            "PYTHON": sys.executable})
+    assert p.returncode == 0, p.stderr[-6000:]
     single = _rows(trained_run / "test" / "FBI-Demo" / "predictions.csv")
     ddp = _rows(tmp_path / "ddp" / "test" / "FBI-Demo" / "predictions.csv")
     keys = [(r["video_key"], r["frame"]) for r in ddp]

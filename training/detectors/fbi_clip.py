@@ -120,14 +120,7 @@ class FBIClipDetector(BaseDetector):
         self.cfg = cfg
         self.weights = {k: float(cfg["loss_weights"][k]) for k in LOSS_TERMS}
         _check(cfg, self.weights, num_identities)
-        self.backbone = ClipBackbone(
-            arch=arch,
-            pretrained=pretrained,
-            tune=tune,
-            last_k=last_k,
-            vision_cfg=vision_cfg,
-            quick_gelu=quick_gelu,
-        )
+        self.backbone = ClipBackbone(arch, pretrained, tune, last_k, vision_cfg, image_size, quick_gelu)
         # The CLIP projection (`embed`) is not used here; freezing it keeps DDP free of unused params.
         self.backbone.visual.proj.requires_grad_(False)
         bb = self.backbone
@@ -143,7 +136,8 @@ class FBIClipDetector(BaseDetector):
     def _build_branches(self, cfg: dict, num_identities: int) -> None:
         bb, f, b = self.backbone, cfg["freq"], cfg["boundary"]
         if f["enabled"]:
-            blocks = [int(frac * bb.num_blocks) for frac in f["inject_at"]]
+            blocks = sorted({int(frac * bb.num_blocks) for frac in f["inject_at"]})
+            log.info("fbi_clip: frequency tokens enter after blocks %s of %d", blocks, bb.num_blocks)
             self.freq = FreqAdapter(
                 width=bb.width,
                 grid_size=bb.grid_size,
@@ -177,7 +171,8 @@ class FBIClipDetector(BaseDetector):
         unknown = sorted(set(model_cfg) - set(cls.config_defaults))
         if unknown:
             raise ValueError(
-                f"fbi_clip: unknown model keys {unknown}; valid keys: {sorted(cls.config_defaults)}"
+                f"fbi_clip: unknown model keys {[f'model.{k}' for k in unknown]}; "
+                f"valid keys: {sorted(cls.config_defaults)}"
             )
         n_ids = int(data_info.get("num_identities", 0))
         return cls(**{**cls.config_defaults, **model_cfg}, num_identities=n_ids)
@@ -244,7 +239,10 @@ class FBIClipDetector(BaseDetector):
         if w["boundary"]:
             losses["boundary"] = self._boundary_loss(batch, pred)
         overall = sum(w[k] * v for k, v in losses.items())
-        return {"overall": overall, **losses}
+        out = {"overall": overall, **losses}
+        if hasattr(self, "identity"):  # logged with the losses (not part of `overall`): the GRL ramp
+            out["grl_lambda"] = torch.tensor(self.identity.grl.lambd, device=z.device)
+        return out
 
     def _boundary_loss(self, batch: dict, pred: dict) -> torch.Tensor:
         if "mask" not in batch:
@@ -257,10 +255,6 @@ class FBIClipDetector(BaseDetector):
         size = tuple(logits.shape[-2:])
         target = mask_boundary(batch["mask"], b["target_blur_kernel"], b["target_blur_sigma"], size)
         return boundary_supervision(logits, target.to(logits.device), 1.0, b["dice"])
-
-    def extra_log(self) -> dict[str, float]:
-        """Scalars worth logging besides the losses (the current GRL λ)."""
-        return {"grl_lambda": self.identity.grl.lambd} if hasattr(self, "identity") else {}
 
 
 def _merged(defaults: dict, override: dict | None, where: str) -> dict:
@@ -279,7 +273,9 @@ def _check(cfg: dict, w: dict[str, float], num_identities: int) -> None:
     if w["ce"] <= 0:
         problems.append("model.loss_weights.ce must be > 0: the classifier head is trained only by it")
     if w["freq_consistency"] and not (cfg["freq"]["enabled"] and cfg["freq"]["fft"] and cfg["freq"]["dwt"]):
-        problems.append("model.loss_weights.freq_consistency > 0 needs freq.enabled, freq.fft and freq.dwt all true")
+        problems.append(
+            "model.loss_weights.freq_consistency > 0 needs freq.enabled, freq.fft and freq.dwt all true"
+        )
     if w["boundary"] and not cfg["boundary"]["enabled"]:
         problems.append("model.loss_weights.boundary > 0 needs model.boundary.enabled: true")
     if w["identity"] and num_identities < 2:

@@ -97,9 +97,13 @@ def run_training(cfg: dict, resume: str | None = None) -> dict[str, dict] | None
         cfg = _resume_config(ckpt, cfg, path)
         run_dir = path.parent.parent
     dist_info, run_dir = _prepare(cfg, run_dir)
+    if cfg["ddp"] and not dist_info.distributed:
+        log.warning("ddp is on but this is a single process; launch with `sh train.sh <yaml>` or torchrun")
     identity_map = training_identities(cfg)
     model = build_detector(cfg, _data_info(cfg, identity_map)).to(dist_info.device)
     spec = input_spec(cfg, model)
+    if cfg["compile"]:
+        model.compile()  # in place: state_dict keys stay free of `_orig_mod.`
     train_ds = build_dataset(cfg, "train", cfg["train_dataset"], spec, identity_map=identity_map)
     train_loader = build_loader(train_ds, cfg, train=True, distributed=dist_info.distributed)
     val_loader = _selection_loader(cfg, spec, identity_map, dist_info)
