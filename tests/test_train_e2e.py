@@ -137,3 +137,20 @@ def test_kill_9_then_resume_finishes(demo_data, tmp_path):
     assert final["epoch"] == epoch_at_kill + 2
     assert "resumed at epoch" in (tmp_path / "resume" / "log.txt").read_text()
     assert p.returncode == 0
+
+
+def test_fbi_clip_demo_trains_and_a_plain_state_dict_tests(demo_data, tmp_path):
+    """FBI-CLIP (masks + identity head on) end to end; a bare state_dict sizes its identity head itself."""
+    yaml = "training/config/detector/fbi_clip_demo.yaml"
+    fbi = ["model.freq.channels=4", "model.boundary.channels=4", "model.head.embed_dim=16"]
+    _run(["training/train.py", "--detector_path", yaml, "--opts", *fbi,
+          *tiny_opts(demo_data, tmp_path, "fbi", max_steps=2)])
+    base = json.loads((tmp_path / "fbi" / "test" / "FBI-Demo" / "metrics.json").read_text())
+    ckpt = torch.load(tmp_path / "fbi" / "ckpt" / "best.pth", map_location="cpu", weights_only=True)
+    assert any(k.startswith("identity.") for k in ckpt["model"]), "identity head missing from the checkpoint"
+    torch.save(ckpt["model"], tmp_path / "plain.pth")
+    out = tmp_path / "plain_out"
+    _run(["training/test.py", "--detector_path", yaml, "--weights_path", str(tmp_path / "plain.pth"), "--out",
+          str(out), "--opts", *fbi, *tiny_opts(demo_data, tmp_path, "t", train_dataset="[]")])
+    m = json.loads((out / "FBI-Demo" / "metrics.json").read_text())
+    assert m["frame_auc"] == pytest.approx(base["frame_auc"], abs=1e-6)

@@ -12,7 +12,7 @@ import torch
 from training.config import save_config
 from training.dataset import build_dataset, build_index, build_loader, identity_of
 from training.trainer.build import amp_dtype, build_detector, build_optimizer, input_spec
-from training.trainer.checkpoint import load_checkpoint, load_model_weights
+from training.trainer.checkpoint import load_checkpoint, load_model_weights, model_state_from
 from training.trainer.distributed import DistInfo, barrier, broadcast_object, init_distributed
 from training.trainer.evaluator import predict, score_and_write
 from training.trainer.scheduler import build_scheduler
@@ -174,11 +174,20 @@ def run_test(cfg: dict, weights_path: str, out_dir: str | None = None) -> dict[s
     identity_map = ckpt.get("identity_map")
     if not isinstance(identity_map, dict):
         identity_map = _identities_or_empty(cfg)
-    model = build_detector(cfg, _data_info(cfg, identity_map)).to(dist_info.device)
+    info = _data_info(cfg, identity_map)
+    if not identity_map:  # a plain state_dict: size the identity head from its own weights
+        info["num_identities"] = _identity_classes(model_state_from(ckpt)) or info["num_identities"]
+    model = build_detector(cfg, info).to(dist_info.device)
     load_model_weights(model, ckpt, source=str(weights_path))
     spec = input_spec(cfg, model)
     stamp = {"weights_path": str(weights_path), "selected_on": (saved or {}).get("select_on", "unknown")}
     return evaluate_sets(cfg, model, spec, identity_map, dist_info, run_dir, ckpt.get("threshold"), stamp)
+
+
+def _identity_classes(state: dict[str, torch.Tensor]) -> int | None:
+    """Output size of the last 2-D `identity.*weight` in a state dict (the identity classifier), if any."""
+    last = [v for k, v in state.items() if k.startswith("identity.") and k.endswith("weight") and v.ndim == 2]
+    return int(last[-1].shape[0]) if last else None
 
 
 def _identities_or_empty(cfg: dict) -> dict[str, int]:
