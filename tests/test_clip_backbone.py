@@ -17,15 +17,6 @@ from training.registry import BACKBONES
 TINY = {"width": 64, "layers": 3, "patch_size": 8, "image_size": 32, "head_width": 32, "embed_dim": 48}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared, oversubscribed CPU two OpenMP threads spin against each other
-    (an EfficientNet forward measured 15 s with 2 threads vs 0.3 s with 1)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny(**kw) -> ClipBackbone:
     return ClipBackbone(**{"vision_cfg": TINY, "pretrained": "none", **kw})

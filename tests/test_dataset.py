@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import cv2
@@ -67,14 +66,6 @@ def demo(tmp_path):
         test_batchSize=4,
     )
     return cfg
-
-
-@pytest.fixture()
-def fbi_log(caplog):
-    logger = logging.getLogger("fbi")
-    logger.addHandler(caplog.handler)
-    yield caplog
-    logger.removeHandler(caplog.handler)
 
 
 def test_select_frames_even_spread_and_seeding():

@@ -49,7 +49,8 @@ def test_demo_scores_faces_and_reports_failures(tiny_ckpt, tmp_path):
     p = subprocess.run([sys.executable, "training/demo.py", "--weights_path", str(tiny_ckpt), "--input", str(media),
                         "--out", str(out), "--num_frames", "4"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert p.returncode == 1, p.stderr[-3000:]  # some inputs failed, and the exit code says so
-    rows = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(out / "scores.csv"))}
+    with open(out / "scores.csv", newline="") as f:
+        rows = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader(f)}
     assert set(rows) == {"astronaut.png", "coffee.jpg", "broken.mp4", "moving.mp4"}
     astro, vid = rows["astronaut.png"], rows["moving.mp4"]
     assert astro["faces"] == "1" and 0.0 <= float(astro["fake_prob"]) <= 1.0 and astro["verdict"] in ("real", "FAKE")

@@ -18,15 +18,6 @@ from training.registry import DETECTORS
 DATA_INFO = {"num_identities": 4, "label_names": ["FF-real", "FF-DF"]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared, oversubscribed CPU two OpenMP threads spin against each other
-    (an EfficientNet forward measured 15 s with 2 threads vs 0.3 s with 1)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def build(name: str, **overrides) -> BaseDetector:
     cls = DETECTORS.get(name)
