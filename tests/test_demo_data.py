@@ -104,7 +104,7 @@ def test_fake_differs_from_real_only_inside_mask() -> None:
     tint = np.array([1.0, 0.85, 0.7], np.float32)
     real = render_video(face, tint, False, np.random.default_rng(3), 3)
     fake = render_video(face, tint, True, np.random.default_rng(3), 3)
-    for r, f, m, lr, lf in zip(real[0], fake[0], fake[1], real[2], fake[2]):
+    for r, f, m, lr, lf in zip(real[0], fake[0], fake[1], real[2], fake[2], strict=True):
         diff = np.abs(r.astype(np.int16) - f.astype(np.int16))
         assert diff[m == 0].max() <= 1  # untouched outside the blend (up to rounding)
         inside = m >= 0.9 * m.max()
@@ -160,10 +160,18 @@ def test_bad_arguments(tmp_path: Path) -> None:
         split_identities(3, (0.9, 0.05, 0.05), 0)
 
 
-def test_ensure_demo_dataset(tmp_path: Path, built: tuple[Path, Path, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ensure_demo_dataset(
+    tmp_path: Path, built: tuple[Path, Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
     rgb, json_path, _ = built
-    cfg = {"rgb_dir": str(rgb), "dataset_json_folder": str(json_path.parent), "lmdb": False,
-           "train_dataset": ["FaceForensics++"], "val_dataset": None, "test_dataset": ["FBI-Demo"]}
+    cfg = {
+        "rgb_dir": str(rgb),
+        "dataset_json_folder": str(json_path.parent),
+        "lmdb": False,
+        "train_dataset": ["FaceForensics++"],
+        "val_dataset": None,
+        "test_dataset": ["FBI-Demo"],
+    }
     mtime = json_path.stat().st_mtime_ns
     ensure_demo_dataset(cfg)  # already there (built with other parameters): left alone
     assert json_path.stat().st_mtime_ns == mtime
@@ -182,8 +190,20 @@ def test_cli_with_preview(tmp_path: Path, built: tuple[Path, Path, dict]) -> Non
 
     rgb, json_path, _ = built
     out = tmp_path / "sheet.png"
-    args = ["--rgb_dir", str(rgb), "--json_folder", str(json_path.parent), "--size", "32",
-            "--videos_per_class", "1", "--frames_per_video", "3", "--preview", str(out)]
+    args = [
+        "--rgb_dir",
+        str(rgb),
+        "--json_folder",
+        str(json_path.parent),
+        "--size",
+        "32",
+        "--videos_per_class",
+        "1",
+        "--frames_per_video",
+        "3",
+        "--preview",
+        str(out),
+    ]
     mtime = json_path.stat().st_mtime_ns
     assert main(args) == 0
     assert json_path.stat().st_mtime_ns == mtime  # same parameters as the fixture: not rebuilt

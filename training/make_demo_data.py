@@ -19,16 +19,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=64, help="frame size in pixels")
     ap.add_argument("--videos_per_class", type=int, default=2)
     ap.add_argument("--frames_per_video", type=int, default=4)
-    ap.add_argument("--split", type=float, nargs=3, default=(0.6, 0.1, 0.3), metavar=("TRAIN", "VAL", "TEST"),
-                    help="identity fractions per split")
+    ap.add_argument(
+        "--split",
+        type=float,
+        nargs=3,
+        default=(0.6, 0.1, 0.3),
+        metavar=("TRAIN", "VAL", "TEST"),
+        help="identity fractions per split",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--overwrite", action="store_true", help="rebuild even if an identical build exists")
     ap.add_argument("--preview", default=None, help="also write a real/fake/mask contact sheet (PNG) here")
     args = ap.parse_args(argv)
     setup_logging()
     json_path = build_demo_dataset(
-        args.rgb_dir, args.json_folder, size=args.size, videos_per_class=args.videos_per_class,
-        frames_per_video=args.frames_per_video, split=tuple(args.split), seed=args.seed, overwrite=args.overwrite,
+        args.rgb_dir,
+        args.json_folder,
+        size=args.size,
+        videos_per_class=args.videos_per_class,
+        frames_per_video=args.frames_per_video,
+        split=tuple(args.split),
+        seed=args.seed,
+        overwrite=args.overwrite,
     )
     if args.preview:
         out = save_preview(json_path, args.rgb_dir, args.preview)

@@ -14,7 +14,10 @@ Decisions worth knowing:
   *inconsistency* between the blended face and its surroundings does.
 - Fakes: the target frame is blended with a transformed copy of itself (per-channel gain/offset, small
   affine warp, optional blur) inside a feathered ellipse. A single global gain is close to invisible to a
-  small ViT; the per-channel colour mismatch is what makes the cue learnable (DESIGN §8).
+  small ViT; the per-channel colour mismatch is what makes the cue learnable (DESIGN §8). With these
+  settings a random-init ViT (width 192, 6 layers, patch 8, AdamW 1e-3, batch 64, 15-step warm-up, grad
+  clip 1) reaches held-out video AUC ~0.9 after ~60-75 steps and ~0.97 after 150; without the warm-up it
+  stays near chance for 150 steps. Global colour statistics alone give chance (frame AUC 0.5).
 - Masks are the blending weights actually used (uint8 0-255); real frames get an all-zero mask so a
   loader with ``with_mask`` finds a file for every frame.
 - Landmarks are synthetic approximations: five points (left eye, right eye, nose tip, left and right mouth
@@ -27,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,7 +46,7 @@ logger = get_logger("dataset.demo_data")
 DATASET = "FBI-Demo"
 LABELS = {"real": f"{DATASET}_real", "fake": f"{DATASET}_fake"}
 STAMP_NAME = ".demo_stamp.json"
-GENERATOR_VERSION = 1  # bump when the synthesis changes, so stamped folders are rebuilt
+GENERATOR_VERSION = 2  # bump when the synthesis changes, so stamped folders are rebuilt
 FRAME_STRIDE = 8  # frame indices 000, 008, 016, ... mimic frames sampled from a longer video
 NUM_FACES = 100
 SPLITS = ("train", "val", "test")
@@ -64,14 +68,19 @@ def split_identities(n: int, split: Sequence[float], seed: int) -> dict[str, lis
     """Seeded identity-disjoint split of ``range(n)`` into train/val/test with the given fractions."""
     fr = [float(f) for f in split]
     if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
-        raise ValueError(f"split must be three non-negative fractions (train, val, test) summing to 1; got {split}")
+        raise ValueError(
+            f"split must be three non-negative fractions (train, val, test) summing to 1; got {split}"
+        )
     order = np.random.default_rng([seed, 0]).permutation(n).tolist()
     n_val, n_test = round(fr[1] * n), round(fr[2] * n)
     n_train = n - n_val - n_test
-    parts = dict(zip(SPLITS, (order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])))
-    for name, frac in zip(SPLITS, fr):
+    cuts = (order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])
+    parts = dict(zip(SPLITS, cuts, strict=True))
+    for name, frac in zip(SPLITS, fr, strict=True):
         if frac > 0 and not parts[name]:
-            raise ValueError(f"split {split} leaves the '{name}' split empty with {n} identities; raise its fraction")
+            raise ValueError(
+                f"split {split} leaves the '{name}' split empty with {n} identities; raise its fraction"
+            )
     return {k: sorted(v) for k, v in parts.items()}
 
 
@@ -105,13 +114,16 @@ def _face_mask(rng: np.random.Generator, size: int) -> np.ndarray:
     return cv2.GaussianBlur(hard, (0, 0), sigma)
 
 
-def _source(target: np.ndarray, p: dict, size: int) -> np.ndarray:
-    """The self-blend source: the target with a colour mismatch, a small warp and an optional blur."""
+def _source(target: np.ndarray, p: dict, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The self-blend source: the target with a colour mismatch, a small warp and an optional blur.
+
+    The colour gain flickers a little from frame to frame, like the temporal inconsistency of real face swaps.
+    """
     c = (size / 2.0 - 0.5, size / 2.0 - 0.5)
     src = cv2.warpAffine(target, _affine(c, *p["warp"]), (size, size), borderMode=cv2.BORDER_REFLECT101)
     if p["blur"] > 0:
         src = cv2.GaussianBlur(src, (0, 0), p["blur"])
-    return src * p["gain"] + p["offset"]
+    return src * (p["gain"] * rng.normal(1.0, 0.02, 3).astype(np.float32)) + p["offset"]
 
 
 def _blend_params(rng: np.random.Generator, size: int) -> dict:
@@ -119,8 +131,8 @@ def _blend_params(rng: np.random.Generator, size: int) -> dict:
     return {
         "mask": _face_mask(rng, size),
         "alpha": rng.uniform(0.7, 1.0),  # blend strength, as in SBI
-        "gain": rng.uniform(0.9, 1.1, 3).astype(np.float32),  # per channel: the crucial cue
-        "offset": rng.uniform(-0.04, 0.04, 3).astype(np.float32),
+        "gain": rng.uniform(0.82, 1.18, 3).astype(np.float32),  # per channel: the crucial cue
+        "offset": rng.uniform(-0.08, 0.08, 3).astype(np.float32),  # about SBI's RGB shift of 20/255
         "warp": (rng.uniform(-2, 2), rng.uniform(0.97, 1.03), *rng.uniform(-1, 1, 2) * px),
         "blur": rng.uniform(0.4, 1.0) * px if rng.random() < 0.5 else 0.0,
     }
@@ -143,7 +155,7 @@ def render_video(
         weight = np.zeros((size, size), np.float32)
         if blend is not None:
             weight = cv2.warpAffine(blend["mask"], m, (size, size)) * blend["alpha"]
-            img = weight[..., None] * _source(img, blend, size) + (1.0 - weight[..., None]) * img
+            img = weight[..., None] * _source(img, blend, size, blend_rng) + (1.0 - weight[..., None]) * img
         img = img * video_rng.uniform(0.97, 1.03)  # brightness flicker, same for both classes
         frames.append(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8))
         masks.append(np.round(weight * 255).astype(np.uint8))
@@ -154,19 +166,23 @@ def render_video(
 def _write_video(root: Path, cls: str, video: str, rendered: tuple, idx_width: int) -> dict:
     """Write one video's frames/masks/landmarks; return its JSON entry (paths relative to rgb_dir, POSIX)."""
     entry: dict = {"label": LABELS[cls], "frames": [], "masks": []}
-    for k, (img, mask, lm) in enumerate(zip(*rendered)):
+    for k, (img, mask, lm) in enumerate(zip(*rendered, strict=True)):
         name = f"{k * FRAME_STRIDE:0{idx_width}d}"
         for kind in ("frames", "masks", "landmarks"):
             (root / cls / kind / video).mkdir(parents=True, exist_ok=True)
         frame_rel = f"{DATASET}/{cls}/frames/{video}/{name}.png"
         mask_rel = f"{DATASET}/{cls}/masks/{video}/{name}.png"
-        if not cv2.imwrite(str(root.parent / frame_rel), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"could not write demo frame {root.parent / frame_rel}; check disk space/permissions")
-        cv2.imwrite(str(root.parent / mask_rel), mask)
+        _imwrite(root.parent / frame_rel, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        _imwrite(root.parent / mask_rel, mask)
         np.save(root / cls / "landmarks" / video / f"{name}.npy", lm)
         entry["frames"].append(frame_rel)
         entry["masks"].append(mask_rel)
     return entry
+
+
+def _imwrite(path: Path, img: np.ndarray, compression: int = 1) -> None:
+    if not cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, compression]):
+        raise OSError(f"could not write {path}; check the folder exists, is writable and has free space")
 
 
 def _prepare_root(root: Path, stamp: Path, overwrite: bool) -> None:
@@ -197,14 +213,24 @@ def build_demo_dataset(
     Returns the JSON path. A build is identical when the JSON exists and ``<rgb_dir>/FBI-Demo/.demo_stamp.json``
     records the same parameters (and generator version) with ``complete: true``.
     """
-    for key, val, low in (("size", size, 16), ("videos_per_class", videos_per_class, 1), ("frames_per_video", frames_per_video, 1)):
+    for key, val, low in (
+        ("size", size, 16),
+        ("videos_per_class", videos_per_class, 1),
+        ("frames_per_video", frames_per_video, 1),
+    ):
         if not isinstance(val, int) or val < low:
             raise ValueError(f"build_demo_dataset: {key} must be an integer >= {low}; got {val!r}")
     rgb_dir, json_folder = resolve_path(rgb_dir), resolve_path(json_folder)
     root, json_path = rgb_dir / DATASET, json_folder / f"{DATASET}.json"
     stamp = root / STAMP_NAME
-    params = {"version": GENERATOR_VERSION, "size": size, "videos_per_class": videos_per_class,
-              "frames_per_video": frames_per_video, "split": [float(s) for s in split], "seed": int(seed)}
+    params = {
+        "version": GENERATOR_VERSION,
+        "size": size,
+        "videos_per_class": videos_per_class,
+        "frames_per_video": frames_per_video,
+        "split": [float(s) for s in split],
+        "seed": int(seed),
+    }
     if not overwrite and json_path.exists() and _read_json(stamp) == {**params, "complete": True}:
         logger.info("demo dataset already built in %s (same parameters); skipping", root)
         return json_path
@@ -212,8 +238,7 @@ def build_demo_dataset(
     _prepare_root(root, stamp, overwrite)
     root.mkdir(parents=True)
     _write_json(stamp, {**params, "complete": False})  # marks the folder as ours even if interrupted
-    logger.info("building demo dataset: %d identities x 2 classes x %d videos x %d frames at %d px into %s",
-                NUM_FACES, videos_per_class, frames_per_video, size, root)
+    logger.info("building demo dataset (%s) into %s", params, root)
     faces = load_faces(size)
     index: dict = {lab: {s: {} for s in SPLITS} for lab in LABELS.values()}
     idx_width = max(3, len(str((frames_per_video - 1) * FRAME_STRIDE)))
@@ -276,23 +301,28 @@ def ensure_demo_dataset(cfg: dict) -> None:
     if int(os.environ.get("RANK", "0")) != 0:
         _wait_for_build(json_path, stamp)
         return
-    logger.info("config uses %s but %s is missing: generating the embedded demo dataset", DATASET,
-                json_path if not json_path.exists() else stamp.parent)
+    logger.info(
+        "config uses %s but %s is missing: generating the embedded demo dataset",
+        DATASET,
+        json_path if not json_path.exists() else stamp.parent,
+    )
     build_demo_dataset(rgb_dir, json_folder, overwrite=False)
 
 
 def _wait_for_build(json_path: Path, stamp: Path, timeout: float = 600.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if json_path.exists() and (_read_json(stamp) or {}).get("complete") is True:
             return
         time.sleep(0.5)
-    raise TimeoutError(f"waited {timeout:.0f}s for rank 0 to build the demo dataset ({json_path}); check rank 0's log")
+    raise TimeoutError(
+        f"waited {timeout:.0f}s for rank 0 to build the demo dataset ({json_path}); check rank 0's log"
+    )
 
 
-def save_preview(json_path: str | Path, rgb_dir: str | Path, out_path: str | Path, n: int = 6, scale: int = 3) -> Path:
+def save_preview(
+    json_path: str | Path, rgb_dir: str | Path, out_path: str | Path, n: int = 6, scale: int = 3
+) -> Path:
     """A contact sheet of ``n`` test identities: rows real frame / fake frame / blending mask, upscaled ``scale``x."""
     data = json.loads(resolve_path(json_path).read_text(encoding="utf-8"))[DATASET]
     rgb_dir = resolve_path(rgb_dir)
@@ -314,12 +344,11 @@ def save_preview(json_path: str | Path, rgb_dir: str | Path, out_path: str | Pat
     ]
     h = rows[0][0].shape[0]
     labelled = []
-    for name, row in zip(("real", "fake", "mask"), rows):
+    for name, row in zip(("real", "fake", "mask"), rows, strict=True):
         label = np.full((h, 64, 3), 255, np.uint8)
         cv2.putText(label, name, (4, h // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         labelled.append(np.concatenate([label, *row], axis=1))
     out_path = resolve_path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out_path), np.concatenate(labelled, axis=0)):
-        raise OSError(f"could not write preview {out_path}")
+    _imwrite(out_path, np.concatenate(labelled, axis=0), compression=9)  # small enough to commit
     return out_path
