@@ -26,8 +26,13 @@ def main() -> int:
     args = p.parse_args()
     out = ROOT / "benchmarks" / "out"
     run_name = f"bench_{Path(args.detector_path).stem}_{time.strftime('%H%M%S')}"
-    opts = [f"log_dir={out}", f"run_name={run_name}", f"rgb_dir={out / 'rgb'}",
-            f"dataset_json_folder={out / 'dataset_json'}", *args.opts]
+    opts = [
+        f"log_dir={out}",
+        f"run_name={run_name}",
+        f"rgb_dir={out / 'rgb'}",
+        f"dataset_json_folder={out / 'dataset_json'}",
+        *args.opts,
+    ]
     if not args.reuse_data:
         subprocess.run(["rm", "-rf", str(out / "rgb"), str(out / "dataset_json")], check=True)
     cmd = [sys.executable, "training/train.py", "--detector_path", args.detector_path, "--opts", *opts]
@@ -36,8 +41,10 @@ def main() -> int:
     wall = time.time() - t0
     res = json.loads((out / run_name / "test" / "results.json").read_text())["FBI-Demo"]
     name = Path(args.detector_path).stem
-    print(f"\n{name}: wall {wall:.0f} s (budget 300 s) | held-out identities: frame AUC {res['frame_auc']:.3f}, "
-          f"video AUC {res['video_auc']:.3f} ({res['n_videos']} videos, {res['n_frames']} frames)")
+    print(
+        f"\n{name}: wall {wall:.0f} s (budget 300 s) | held-out identities: frame AUC {res['frame_auc']:.3f}, "
+        f"video AUC {res['video_auc']:.3f} ({res['n_videos']} videos, {res['n_frames']} frames)"
+    )
     print(f"RESULT {name}_wall_seconds {wall:.1f}")
     print(f"RESULT {name}_frame_auc {res['frame_auc']:.4f}")
     print(f"RESULT {name}_video_auc {res['video_auc']:.4f}")

@@ -26,9 +26,16 @@ def test_round_trip_self_describing(tmp_path):
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     net(torch.randn(2, 4)).sum().backward()
     opt.step()
-    state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": 3, "step": 42,
-             "best_metric": 0.91, "config": {"model_name": "x", "frame_num": {"train": 8}},
-             "label_dict": {"FF-real": 0, "FF-DF": 1}, "identity_map": {"000": 0}}
+    state = {
+        "model": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "epoch": 3,
+        "step": 42,
+        "best_metric": 0.91,
+        "config": {"model_name": "x", "frame_num": {"train": 8}},
+        "label_dict": {"FF-real": 0, "FF-DF": 1},
+        "identity_map": {"000": 0},
+    }
     path = save_checkpoint(tmp_path / "ckpt" / "last.pth", state)
     assert not list(path.parent.glob("*.tmp")), "temporary file left behind"
     loaded = load_checkpoint(path)  # weights_only=True inside

@@ -17,7 +17,6 @@ from training.registry import BACKBONES
 TINY = {"width": 64, "layers": 3, "patch_size": 8, "image_size": 32, "head_width": 32, "embed_dim": 48}
 
 
-
 def tiny(**kw) -> ClipBackbone:
     return ClipBackbone(**{"vision_cfg": TINY, "pretrained": "none", **kw})
 

@@ -23,10 +23,16 @@ def tiny_ckpt(tmp_path_factory):
     model = build_detector(cfg, {"num_identities": 1, "label_names": ["FBI-Demo_real", "FBI-Demo_fake"]})
     spec = model.input_spec
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
-    save_checkpoint(path, {
-        "model": model.state_dict(), "config": cfg, "threshold": 0.5, "identity_map": {},
-        "preprocessing": {"size": spec["size"], "mean": list(spec["mean"]), "std": list(spec["std"])},
-    })
+    save_checkpoint(
+        path,
+        {
+            "model": model.state_dict(),
+            "config": cfg,
+            "threshold": 0.5,
+            "identity_map": {},
+            "preprocessing": {"size": spec["size"], "mean": list(spec["mean"]), "std": list(spec["std"])},
+        },
+    )
     return path
 
 
@@ -46,14 +52,34 @@ def test_demo_scores_faces_and_reports_failures(tiny_ckpt, tmp_path):
     media, out = tmp_path / "media", tmp_path / "out"
     media.mkdir()
     _media(media)
-    p = subprocess.run([sys.executable, "training/demo.py", "--weights_path", str(tiny_ckpt), "--input", str(media),
-                        "--out", str(out), "--num_frames", "4"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "training/demo.py",
+            "--weights_path",
+            str(tiny_ckpt),
+            "--input",
+            str(media),
+            "--out",
+            str(out),
+            "--num_frames",
+            "4",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 1, p.stderr[-3000:]  # some inputs failed, and the exit code says so
     with open(out / "scores.csv", newline="") as f:
         rows = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader(f)}
     assert set(rows) == {"astronaut.png", "coffee.jpg", "broken.mp4", "moving.mp4"}
     astro, vid = rows["astronaut.png"], rows["moving.mp4"]
-    assert astro["faces"] == "1" and 0.0 <= float(astro["fake_prob"]) <= 1.0 and astro["verdict"] in ("real", "FAKE")
+    assert (
+        astro["faces"] == "1"
+        and 0.0 <= float(astro["fake_prob"]) <= 1.0
+        and astro["verdict"] in ("real", "FAKE")
+    )
     assert vid["kind"] == "video" and vid["frames"] == "4" and int(vid["faces"]) >= 3
     assert rows["coffee.jpg"]["verdict"] == "error" and "no face" in rows["coffee.jpg"]["note"]
     assert rows["broken.mp4"]["verdict"] == "error"
@@ -63,9 +89,34 @@ def test_demo_scores_faces_and_reports_failures(tiny_ckpt, tmp_path):
 def test_demo_no_detect_on_crops_and_missing_input(tiny_ckpt, tmp_path):
     crop = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[30:230, 150:350], (64, 64))
     cv2.imwrite(str(tmp_path / "crop.png"), crop)
-    p = subprocess.run([sys.executable, "training/demo.py", "--weights_path", str(tiny_ckpt), "--input",
-                        str(tmp_path / "crop.png"), "--no-detect"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "training/demo.py",
+            "--weights_path",
+            str(tiny_ckpt),
+            "--input",
+            str(tmp_path / "crop.png"),
+            "--no-detect",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0 and "crop.png" in p.stdout and "faces=1" in p.stdout
-    p = subprocess.run([sys.executable, "training/demo.py", "--weights_path", str(tiny_ckpt), "--input",
-                        str(tmp_path / "nope")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "training/demo.py",
+            "--weights_path",
+            str(tiny_ckpt),
+            "--input",
+            str(tmp_path / "nope"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 2 and "does not exist" in p.stderr

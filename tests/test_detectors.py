@@ -18,7 +18,6 @@ from training.registry import DETECTORS
 DATA_INFO = {"num_identities": 4, "label_names": ["FF-real", "FF-DF"]}
 
 
-
 def build(name: str, **overrides) -> BaseDetector:
     cls = DETECTORS.get(name)
     cfg = {**copy.deepcopy(cls.config_defaults), **copy.deepcopy(cls.test_config), **overrides}

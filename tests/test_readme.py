@@ -19,7 +19,9 @@ def test_add_a_detector_example_works():
     try:
         exec(compile(block, "README.md", "exec"), ns)
         cls = DETECTORS.get("my_detector")
-        model = cls.from_config({**cls.config_defaults, **cls.test_config}, {"num_identities": 1, "label_names": []})
+        model = cls.from_config(
+            {**cls.config_defaults, **cls.test_config}, {"num_identities": 1, "label_names": []}
+        )
         x = torch.randn(2, 3, 64, 64)
         pred = model({"image": x, "label": torch.tensor([0, 1])})
         assert pred["cls"].shape == (2, 2) and pred["prob"].shape == (2,)
@@ -31,9 +33,19 @@ def test_add_a_detector_example_works():
 
 
 def test_readme_paths_exist():
-    for path in set(re.findall(r"training/config/detector/[\w]+\.yaml", README)) - {"training/config/detector/my_detector.yaml"}:
+    for path in set(re.findall(r"training/config/detector/[\w]+\.yaml", README)) - {
+        "training/config/detector/my_detector.yaml"
+    }:
         assert (REPO / path).is_file(), path
-    for path in ("install.sh", "train.sh", "training/train.py", "training/test.py", "training/demo.py",
-                 "preprocessing/README.md", "docs/ARCHITECTURE.md", "LICENSE"):
+    for path in (
+        "install.sh",
+        "train.sh",
+        "training/train.py",
+        "training/test.py",
+        "training/demo.py",
+        "preprocessing/README.md",
+        "docs/ARCHITECTURE.md",
+        "LICENSE",
+    ):
         assert (REPO / path).exists(), path
     assert "sh install.sh" in README and "python -m pytest" in README

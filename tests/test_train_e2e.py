@@ -18,14 +18,31 @@ import torch
 from tests.conftest import REPO, tiny_opts
 
 DEMO_YAML = "training/config/detector/clip_demo.yaml"
-METRIC_KEYS = {"frame_auc", "frame_eer", "frame_ap", "frame_acc", "frame_acc_calibrated", "frame_tnr_at_tpr95",
-               "video_auc", "video_eer", "video_ap", "video_acc", "video_acc_calibrated", "video_tnr_at_tpr95",
-               "n_frames", "n_videos", "threshold", "per_label"}
+METRIC_KEYS = {
+    "frame_auc",
+    "frame_eer",
+    "frame_ap",
+    "frame_acc",
+    "frame_acc_calibrated",
+    "frame_tnr_at_tpr95",
+    "video_auc",
+    "video_eer",
+    "video_ap",
+    "video_acc",
+    "video_acc_calibrated",
+    "video_tnr_at_tpr95",
+    "n_frames",
+    "n_videos",
+    "threshold",
+    "per_label",
+}
 
 
 def _run(args: list[str], timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    p = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=e)
+    p = subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=e
+    )
     assert p.returncode == 0, f"{args[:2]} failed:\nSTDOUT:\n{p.stdout[-3000:]}\nSTDERR:\n{p.stderr[-6000:]}"
     return p
 
@@ -39,8 +56,15 @@ def _rows(path: Path) -> list[dict]:
 def trained_run(demo_data, tmp_path_factory):
     """One short single-process training run shared by several tests."""
     log_dir = tmp_path_factory.mktemp("logs")
-    _run(["training/train.py", "--detector_path", DEMO_YAML, "--opts",
-          *tiny_opts(demo_data, log_dir, "single", max_steps=4)])
+    _run(
+        [
+            "training/train.py",
+            "--detector_path",
+            DEMO_YAML,
+            "--opts",
+            *tiny_opts(demo_data, log_dir, "single", max_steps=4),
+        ]
+    )
     return log_dir / "single"
 
 
@@ -49,8 +73,19 @@ def test_training_writes_a_complete_run_folder(trained_run):
     assert (run / "config.yaml").is_file() and (run / "log.txt").is_file()
     assert any((run / "tb").iterdir()), "no TensorBoard events"
     ckpt = torch.load(run / "ckpt" / "last.pth", map_location="cpu", weights_only=True)
-    for key in ("model", "optimizer", "scheduler", "epoch", "step", "config", "label_dict", "preprocessing",
-                "best_metric", "threshold", "identity_map"):
+    for key in (
+        "model",
+        "optimizer",
+        "scheduler",
+        "epoch",
+        "step",
+        "config",
+        "label_dict",
+        "preprocessing",
+        "best_metric",
+        "threshold",
+        "identity_map",
+    ):
         assert key in ckpt, key
     assert ckpt["step"] == 4 and ckpt["preprocessing"]["size"] == 32
     assert (run / "ckpt" / "best.pth").is_file(), "validation selection did not save best.pth"
@@ -58,12 +93,16 @@ def test_training_writes_a_complete_run_folder(trained_run):
     assert set(metrics) >= METRIC_KEYS
     assert metrics["selected_on"] == "val"
     rows = _rows(run / "test" / "FBI-Demo" / "predictions.csv")
-    assert len(rows) == metrics["n_frames"] and {"video_key", "frame", "label", "prob", "label_name"} <= set(rows[0])
+    assert len(rows) == metrics["n_frames"] and {"video_key", "frame", "label", "prob", "label_name"} <= set(
+        rows[0]
+    )
     assert len({r["video_key"] for r in rows}) == metrics["n_videos"]
     assert (run / "val").is_dir()
 
 
-def test_test_py_reproduces_training_metrics_and_accepts_ddp_and_plain_weights(trained_run, demo_data, tmp_path):
+def test_test_py_reproduces_training_metrics_and_accepts_ddp_and_plain_weights(
+    trained_run, demo_data, tmp_path
+):
     base = json.loads((trained_run / "test" / "FBI-Demo" / "metrics.json").read_text())
     ckpt = torch.load(trained_run / "ckpt" / "best.pth", map_location="cpu", weights_only=True)
     torch.save({"module." + k: v for k, v in ckpt["model"].items()}, tmp_path / "ddp_style.pth")
@@ -71,8 +110,19 @@ def test_test_py_reproduces_training_metrics_and_accepts_ddp_and_plain_weights(t
     opts = tiny_opts(demo_data, tmp_path, "t")
     for w in (trained_run / "ckpt" / "best.pth", tmp_path / "ddp_style.pth", tmp_path / "plain.pth"):
         out = tmp_path / w.stem
-        p = _run(["training/test.py", "--detector_path", DEMO_YAML, "--weights_path", str(w), "--out", str(out),
-                  "--opts", *opts])
+        p = _run(
+            [
+                "training/test.py",
+                "--detector_path",
+                DEMO_YAML,
+                "--weights_path",
+                str(w),
+                "--out",
+                str(out),
+                "--opts",
+                *opts,
+            ]
+        )
         m = json.loads((out / "FBI-Demo" / "metrics.json").read_text())
         assert m["frame_auc"] == pytest.approx(base["frame_auc"], abs=1e-6), w.name
         assert m["video_auc"] == pytest.approx(base["video_auc"], abs=1e-6), w.name
@@ -86,18 +136,33 @@ def test_list_detectors():
 
 
 def test_config_error_exits_cleanly(demo_data, tmp_path):
-    p = subprocess.run([sys.executable, "training/train.py", "--detector_path", DEMO_YAML, "--opts",
-                        "train_batchsize=3"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "training/train.py", "--detector_path", DEMO_YAML, "--opts", "train_batchsize=3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 2 and "train_batchSize" in p.stderr
 
 
 @pytest.mark.slow
 def test_two_process_ddp_matches_single_process_prediction_set(trained_run, demo_data, tmp_path):
     # Through train.sh (torchrun), as users launch it: 2 gloo processes on CPU.
-    p = subprocess.run(["sh", "train.sh", DEMO_YAML, "--opts", *tiny_opts(demo_data, tmp_path, "ddp", max_steps=3)],
-                       cwd=REPO, capture_output=True, text=True, timeout=900,
-                       env={**os.environ, "OMP_NUM_THREADS": "1", "NGPU": "2", "MASTER_PORT": "29641",
-                            "PYTHON": sys.executable})
+    p = subprocess.run(
+        ["sh", "train.sh", DEMO_YAML, "--opts", *tiny_opts(demo_data, tmp_path, "ddp", max_steps=3)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "NGPU": "2",
+            "MASTER_PORT": "29641",
+            "PYTHON": sys.executable,
+        },
+    )
     assert p.returncode == 0, p.stderr[-6000:]
     single = _rows(trained_run / "test" / "FBI-Demo" / "predictions.csv")
     ddp = _rows(tmp_path / "ddp" / "test" / "FBI-Demo" / "predictions.csv")
@@ -106,9 +171,22 @@ def test_two_process_ddp_matches_single_process_prediction_set(trained_run, demo
     assert set(keys) == {(r["video_key"], r["frame"]) for r in single}, "DDP evaluation lost or added samples"
     # The DDP checkpoint evaluated by a single process gives the same per-frame probabilities.
     out = tmp_path / "ddp_test"
-    _run(["training/test.py", "--detector_path", DEMO_YAML, "--weights_path",
-          str(tmp_path / "ddp" / "ckpt" / "last.pth"), "--out", str(out), "--opts", *tiny_opts(demo_data, tmp_path, "x")])
-    single_eval = {(r["video_key"], r["frame"]): float(r["prob"]) for r in _rows(out / "FBI-Demo" / "predictions.csv")}
+    _run(
+        [
+            "training/test.py",
+            "--detector_path",
+            DEMO_YAML,
+            "--weights_path",
+            str(tmp_path / "ddp" / "ckpt" / "last.pth"),
+            "--out",
+            str(out),
+            "--opts",
+            *tiny_opts(demo_data, tmp_path, "x"),
+        ]
+    )
+    single_eval = {
+        (r["video_key"], r["frame"]): float(r["prob"]) for r in _rows(out / "FBI-Demo" / "predictions.csv")
+    }
     ckpt = torch.load(tmp_path / "ddp" / "ckpt" / "last.pth", map_location="cpu", weights_only=True)
     if ckpt["best_epoch"] == ckpt["epoch"]:  # the tested weights are the last ones
         for r in ddp:
@@ -117,10 +195,22 @@ def test_two_process_ddp_matches_single_process_prediction_set(trained_run, demo
 
 @pytest.mark.slow
 def test_kill_9_then_resume_finishes(demo_data, tmp_path):
-    args = [sys.executable, "training/train.py", "--detector_path", DEMO_YAML, "--opts",
-            *tiny_opts(demo_data, tmp_path, "resume", nEpochs=40)]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    args = [
+        sys.executable,
+        "training/train.py",
+        "--detector_path",
+        DEMO_YAML,
+        "--opts",
+        *tiny_opts(demo_data, tmp_path, "resume", nEpochs=40),
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     last = tmp_path / "resume" / "ckpt" / "last.pth"
     deadline = time.time() + 300
     while not last.exists() and time.time() < deadline and proc.poll() is None:
@@ -130,8 +220,17 @@ def test_kill_9_then_resume_finishes(demo_data, tmp_path):
     proc.wait()
     assert not (tmp_path / "resume" / "test" / "results.json").exists()
     epoch_at_kill = torch.load(last, map_location="cpu", weights_only=True)["epoch"]
-    p = _run(["training/train.py", "--detector_path", DEMO_YAML, "--resume", str(tmp_path / "resume"),
-              "--opts", *tiny_opts(demo_data, tmp_path, "resume", nEpochs=epoch_at_kill + 2)])
+    p = _run(
+        [
+            "training/train.py",
+            "--detector_path",
+            DEMO_YAML,
+            "--resume",
+            str(tmp_path / "resume"),
+            "--opts",
+            *tiny_opts(demo_data, tmp_path, "resume", nEpochs=epoch_at_kill + 2),
+        ]
+    )
     assert (tmp_path / "resume" / "test" / "results.json").is_file()
     final = torch.load(last, map_location="cpu", weights_only=True)
     assert final["epoch"] == epoch_at_kill + 2
@@ -143,14 +242,34 @@ def test_fbi_clip_demo_trains_and_a_plain_state_dict_tests(demo_data, tmp_path):
     """FBI-CLIP (masks + identity head on) end to end; a bare state_dict sizes its identity head itself."""
     yaml = "training/config/detector/fbi_clip_demo.yaml"
     fbi = ["model.freq.channels=4", "model.boundary.channels=4", "model.head.embed_dim=16"]
-    _run(["training/train.py", "--detector_path", yaml, "--opts", *fbi,
-          *tiny_opts(demo_data, tmp_path, "fbi", max_steps=2)])
+    _run(
+        [
+            "training/train.py",
+            "--detector_path",
+            yaml,
+            "--opts",
+            *fbi,
+            *tiny_opts(demo_data, tmp_path, "fbi", max_steps=2),
+        ]
+    )
     base = json.loads((tmp_path / "fbi" / "test" / "FBI-Demo" / "metrics.json").read_text())
     ckpt = torch.load(tmp_path / "fbi" / "ckpt" / "best.pth", map_location="cpu", weights_only=True)
     assert any(k.startswith("identity.") for k in ckpt["model"]), "identity head missing from the checkpoint"
     torch.save(ckpt["model"], tmp_path / "plain.pth")
     out = tmp_path / "plain_out"
-    _run(["training/test.py", "--detector_path", yaml, "--weights_path", str(tmp_path / "plain.pth"), "--out",
-          str(out), "--opts", *fbi, *tiny_opts(demo_data, tmp_path, "t", train_dataset="[]")])
+    _run(
+        [
+            "training/test.py",
+            "--detector_path",
+            yaml,
+            "--weights_path",
+            str(tmp_path / "plain.pth"),
+            "--out",
+            str(out),
+            "--opts",
+            *fbi,
+            *tiny_opts(demo_data, tmp_path, "t", train_dataset="[]"),
+        ]
+    )
     m = json.loads((out / "FBI-Demo" / "metrics.json").read_text())
     assert m["frame_auc"] == pytest.approx(base["frame_auc"], abs=1e-6)

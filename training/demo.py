@@ -29,8 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--face_policy", choices=["largest", "all"], default="largest")
     p.add_argument("--crop_size", type=int, default=256, help="aligned crop size (as in preprocessing)")
     p.add_argument("--crop_scale", type=float, default=1.3, help="crop margin (as in preprocessing)")
-    p.add_argument("--no-detect", dest="detect", action="store_false",
-                   help="inputs are already aligned face crops (e.g. frames/ of a processed dataset)")
+    p.add_argument(
+        "--no-detect",
+        dest="detect",
+        action="store_false",
+        help="inputs are already aligned face crops (e.g. frames/ of a processed dataset)",
+    )
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
     return p.parse_args(argv)
 
@@ -56,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {predictor.model_name}, threshold {predictor.threshold:.3f}")
     width = max(len(r["path"]) for r in rows)
     for r in rows:
-        print(f"{r['path']:<{width}}  {r['kind']:5s} frames={r['frames']:<3d} faces={r['faces']:<3d} "
-              f"fake_prob={r['fake_prob'] or '-':>6s}  {r['verdict']:5s} {r['note']}")
+        print(
+            f"{r['path']:<{width}}  {r['kind']:5s} frames={r['frames']:<3d} faces={r['faces']:<3d} "
+            f"fake_prob={r['fake_prob'] or '-':>6s}  {r['verdict']:5s} {r['note']}"
+        )
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

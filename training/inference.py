@@ -56,8 +56,11 @@ class Predictor:
                 "inside); demo.py needs one to rebuild the model and its preprocessing"
             )
         identity_map = ckpt.get("identity_map") or {}
-        data_info = {"num_identities": max(1, len(identity_map)), "label_names": sorted(cfg["label_dict"]),
-                     "identity_map": identity_map}
+        data_info = {
+            "num_identities": max(1, len(identity_map)),
+            "label_names": sorted(cfg["label_dict"]),
+            "identity_map": identity_map,
+        }
         self.model = build_detector(cfg, data_info)
         load_model_weights(self.model, ckpt, source=str(weights_path))
         self.device = torch.device(device)
@@ -80,7 +83,9 @@ class Predictor:
 class FaceCropper:
     """dlib face detection + landmarks + similarity alignment, as in preprocessing (size/scale configurable)."""
 
-    def __init__(self, size: int = 256, scale: float = 1.3, policy: str = "largest", detector: str = "hog") -> None:
+    def __init__(
+        self, size: int = 256, scale: float = 1.3, policy: str = "largest", detector: str = "hog"
+    ) -> None:
         from preprocessing.fbi_prep.face import FaceEngine
 
         self.engine = FaceEngine(detector=detector)
@@ -129,7 +134,9 @@ def _frames(path: Path, num_frames: int) -> tuple[str, list[tuple[int, np.ndarra
     return "video", sorted(decoded.frames.items())
 
 
-def score_media(path: Path, predictor: Predictor, cropper: FaceCropper | None, num_frames: int = 16) -> MediaResult:
+def score_media(
+    path: Path, predictor: Predictor, cropper: FaceCropper | None, num_frames: int = 16
+) -> MediaResult:
     """Score one image or video; `cropper=None` treats each frame as an already aligned face crop."""
     res = MediaResult(path=path, kind="video" if path.suffix.lower() in VIDEO_EXTS else "image")
     try:
@@ -163,8 +170,15 @@ def annotate(path: Path, result: MediaResult, threshold: float, out_dir: Path) -
         box = f.box or (0, 0, img.shape[1] - 1, img.shape[0] - 1)
         colour = (0, 0, 255) if f.prob >= threshold else (0, 200, 0)
         cv2.rectangle(img, box[:2], box[2:], colour, 2)
-        cv2.putText(img, f"fake {f.prob:.2f}", (box[0], max(12, box[1] - 6)), cv2.FONT_HERSHEY_SIMPLEX,
-                    max(0.4, img.shape[1] / 900), colour, 2)
+        cv2.putText(
+            img,
+            f"fake {f.prob:.2f}",
+            (box[0], max(12, box[1] - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            max(0.4, img.shape[1] / 900),
+            colour,
+            2,
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{path.stem}_scored.png"
     cv2.imwrite(str(out), img)
@@ -175,10 +189,15 @@ def results_rows(results: list[MediaResult], threshold: float) -> list[dict[str,
     rows = []
     for r in results:
         s = r.score
-        rows.append({
-            "path": str(r.path), "kind": r.kind, "frames": r.frames_read, "faces": len(r.faces),
-            "fake_prob": "" if s is None else f"{s:.4f}",
-            "verdict": "error" if s is None else ("FAKE" if s >= threshold else "real"),
-            "note": r.error or "",
-        })
+        rows.append(
+            {
+                "path": str(r.path),
+                "kind": r.kind,
+                "frames": r.frames_read,
+                "faces": len(r.faces),
+                "fake_prob": "" if s is None else f"{s:.4f}",
+                "verdict": "error" if s is None else ("FAKE" if s >= threshold else "real"),
+                "note": r.error or "",
+            }
+        )
     return rows

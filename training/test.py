@@ -26,7 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", help="output folder (default: logs/test/<model>_<time>)")
     p.add_argument("--save_feat", action=argparse.BooleanOptionalAction, default=None, help="save features")
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE", help="dotted overrides, applied last")
+    p.add_argument(
+        "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="dotted overrides, applied last"
+    )
     return p.parse_args(argv)
 
 
@@ -34,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
-    cli = {k: v for k, v in {"test_dataset": args.test_dataset, "save_feat": args.save_feat}.items() if v is not None}
+    cli = {
+        k: v
+        for k, v in {"test_dataset": args.test_dataset, "save_feat": args.save_feat}.items()
+        if v is not None
+    }
     try:
         cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
     except ConfigError as e:

@@ -22,13 +22,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--detector_path", help="detector YAML (relative to the repo root or the cwd)")
     p.add_argument("--train_dataset", nargs="+", help="training datasets (names of dataset_json/<Name>.json)")
     p.add_argument("--test_dataset", nargs="+", help="test datasets")
-    p.add_argument("--save_ckpt", action=argparse.BooleanOptionalAction, default=None, help="write checkpoints")
-    p.add_argument("--save_feat", action=argparse.BooleanOptionalAction, default=None, help="save test features")
-    p.add_argument("--ddp", action="store_true", help="distributed training (launch with torchrun / train.sh)")
+    p.add_argument(
+        "--save_ckpt", action=argparse.BooleanOptionalAction, default=None, help="write checkpoints"
+    )
+    p.add_argument(
+        "--save_feat", action=argparse.BooleanOptionalAction, default=None, help="save test features"
+    )
+    p.add_argument(
+        "--ddp", action="store_true", help="distributed training (launch with torchrun / train.sh)"
+    )
     p.add_argument("--resume", metavar="RUN_OR_CKPT", help="run folder or checkpoint to resume from")
     p.add_argument("--select_on", choices=["val", "test"], help="checkpoint selection split (default: val)")
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)  # legacy launcher
-    p.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE", help="dotted overrides, applied last")
+    p.add_argument(
+        "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="dotted overrides, applied last"
+    )
     p.add_argument("--list", action="store_true", help="list registered detectors and exit")
     return p.parse_args(argv)
 

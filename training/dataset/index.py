@@ -209,8 +209,13 @@ def _with_json_labels(cfg: dict, extra: Any, path: Path) -> dict:
         raise ValueError(f"{path}: '_label_dict' must map label names to 0 (real) or 1 (fake); got {extra!r}")
     for k, v in extra.items():
         if k in cfg["label_dict"] and cfg["label_dict"][k] != v:
-            log.warning("%s: label '%s' is %s in the JSON but %s in label_dict; using label_dict", path, k, v,
-                        cfg["label_dict"][k])
+            log.warning(
+                "%s: label '%s' is %s in the JSON but %s in label_dict; using label_dict",
+                path,
+                k,
+                v,
+                cfg["label_dict"][k],
+            )
     return {**cfg, "label_dict": {**extra, **cfg["label_dict"]}}
 
 

@@ -51,7 +51,10 @@ def init_distributed(use_cuda: bool = True) -> DistInfo:
                 "torchrun (e.g. `sh train.sh <yaml>` or `torchrun --nproc_per_node N training/train.py ...`)"
             )
         dist.init_process_group(
-            backend="nccl" if cuda else "gloo", timeout=timedelta(minutes=30), rank=rank, world_size=world_size
+            backend="nccl" if cuda else "gloo",
+            timeout=timedelta(minutes=30),
+            rank=rank,
+            world_size=world_size,
         )
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
 

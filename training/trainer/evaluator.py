@@ -67,12 +67,21 @@ def _merge(parts: list[dict[str, list]]) -> dict[str, Any]:
 
 
 def score_and_write(
-    preds: dict[str, Any], out_dir: Path, *, video_agg: str, threshold: float | None, extra: dict | None = None
+    preds: dict[str, Any],
+    out_dir: Path,
+    *,
+    video_agg: str,
+    threshold: float | None,
+    extra: dict | None = None,
 ) -> dict[str, Any]:
     """Metrics for one set + `predictions.csv`, `metrics.json` (and `feat.npy` when features were kept)."""
     metrics = compute_metrics(
-        np.asarray(preds["label"]), np.asarray(preds["prob"]), preds["video_key"], preds["label_name"],
-        video_agg=video_agg, threshold=threshold,
+        np.asarray(preds["label"]),
+        np.asarray(preds["prob"]),
+        preds["video_key"],
+        preds["label_name"],
+        video_agg=video_agg,
+        threshold=threshold,
     )
     if extra:
         metrics.update(extra)
@@ -82,7 +91,12 @@ def score_and_write(
         [
             {"video_key": v, "frame": f, "label": int(y), "label_name": n, "prob": float(p)}
             for v, f, y, n, p in zip(
-                preds["video_key"], preds["frame"], preds["label"], preds["label_name"], preds["prob"], strict=True
+                preds["video_key"],
+                preds["frame"],
+                preds["label"],
+                preds["label_name"],
+                preds["prob"],
+                strict=True,
             )
         ],
     )

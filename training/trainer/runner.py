@@ -57,8 +57,10 @@ def _data_info(cfg: dict, identity_map: dict[str, int]) -> dict[str, Any]:
 def _selection_loader(cfg: dict, spec: dict, identity_map: dict, dist_info: DistInfo):
     """Validation split by default; the test split only when select_on=test was asked for explicitly."""
     if cfg["select_on"] == "test":
-        log.warning("select_on=test: the checkpoint is chosen on the TEST sets; results are optimistic "
-                    "and stamped as such")
+        log.warning(
+            "select_on=test: the checkpoint is chosen on the TEST sets; results are optimistic "
+            "and stamped as such"
+        )
         names, split = cfg["test_dataset"], "test"
     else:
         names, split = cfg["val_dataset"] or cfg["train_dataset"], "val"
@@ -113,17 +115,33 @@ def run_training(cfg: dict, resume: str | None = None) -> dict[str, dict] | None
     scheduler = build_scheduler(optimizer, cfg, steps, total)
     if dist_info.is_main:
         save_config(cfg, run_dir / "config.yaml")
-        log.info("run folder: %s | %d training frames, %d identities, %d steps", run_dir, len(train_ds),
-                 len(identity_map), total)
-    trainer = Trainer(cfg, model, optimizer, scheduler, train_loader, val_loader, run_dir, dist_info,
-                      amp_dtype(cfg, dist_info.device), extra_state=_checkpoint_extras(cfg, spec, identity_map))
+        log.info(
+            "run folder: %s | %d training frames, %d identities, %d steps",
+            run_dir,
+            len(train_ds),
+            len(identity_map),
+            total,
+        )
+    trainer = Trainer(
+        cfg,
+        model,
+        optimizer,
+        scheduler,
+        train_loader,
+        val_loader,
+        run_dir,
+        dist_info,
+        amp_dtype(cfg, dist_info.device),
+        extra_state=_checkpoint_extras(cfg, spec, identity_map),
+    )
     if ckpt is not None:
         trainer.load_state_dict(ckpt)
     trainer.fit()
     trainer.load_best()
-    stamp = {"selected_on": cfg["select_on"], "checkpoint_epoch": trainer.best_epoch,
-             "run_dir": str(run_dir)}
-    return evaluate_sets(cfg, model, spec, identity_map, dist_info, run_dir / "test", trainer.threshold, stamp)
+    stamp = {"selected_on": cfg["select_on"], "checkpoint_epoch": trainer.best_epoch, "run_dir": str(run_dir)}
+    return evaluate_sets(
+        cfg, model, spec, identity_map, dist_info, run_dir / "test", trainer.threshold, stamp
+    )
 
 
 def _resume_config(ckpt: dict, cfg: dict, path: Path) -> dict:
@@ -138,8 +156,16 @@ def _resume_config(ckpt: dict, cfg: dict, path: Path) -> dict:
     return saved
 
 
-def evaluate_sets(cfg: dict, model: torch.nn.Module, spec: dict, identity_map: dict, dist_info: DistInfo,
-                  out_root: Path, threshold: float | None, stamp: dict) -> dict[str, dict] | None:
+def evaluate_sets(
+    cfg: dict,
+    model: torch.nn.Module,
+    spec: dict,
+    identity_map: dict,
+    dist_info: DistInfo,
+    out_root: Path,
+    threshold: float | None,
+    stamp: dict,
+) -> dict[str, dict] | None:
     """Sharded evaluation of every test set; per-set metrics.json + predictions.csv; summary on rank 0."""
     amp = amp_dtype(cfg, dist_info.device)
     results: dict[str, dict] = {}
@@ -148,8 +174,9 @@ def evaluate_sets(cfg: dict, model: torch.nn.Module, spec: dict, identity_map: d
         loader = build_loader(ds, cfg, train=False, distributed=dist_info.distributed)
         preds = predict(model, loader, dist_info, amp, desc=f"test {name}", keep_feat=cfg["save_feat"])
         if dist_info.is_main:
-            results[name] = score_and_write(preds, out_root / name, video_agg=cfg["video_agg"],
-                                            threshold=threshold, extra=dict(stamp))
+            results[name] = score_and_write(
+                preds, out_root / name, video_agg=cfg["video_agg"], threshold=threshold, extra=dict(stamp)
+            )
     if not dist_info.is_main:
         return None
     (out_root).mkdir(parents=True, exist_ok=True)
@@ -164,12 +191,19 @@ def run_test(cfg: dict, weights_path: str, out_dir: str | None = None) -> dict[s
     ckpt = load_checkpoint(resolve_path(weights_path))
     saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
     if saved is not None and (saved["model_name"], saved["model"]) != (cfg["model_name"], cfg["model"]):
-        log.warning("the checkpoint was trained with model %s and different model: settings; using the "
-                    "checkpoint's so the weights fit", saved["model_name"])
+        log.warning(
+            "the checkpoint was trained with model %s and different model: settings; using the "
+            "checkpoint's so the weights fit",
+            saved["model_name"],
+        )
         cfg = {**cfg, "model_name": saved["model_name"], "model": saved["model"]}
     run_dir = resolve_path(out_dir) if out_dir else None
     if run_dir is None:
-        run_dir = resolve_path(cfg["log_dir"]).parent / "test" / f"{cfg['model_name']}_{time.strftime('%Y-%m-%d-%H-%M-%S')}"
+        run_dir = (
+            resolve_path(cfg["log_dir"]).parent
+            / "test"
+            / f"{cfg['model_name']}_{time.strftime('%Y-%m-%d-%H-%M-%S')}"
+        )
     dist_info, run_dir = _prepare(cfg, run_dir)
     identity_map = ckpt.get("identity_map")
     if not isinstance(identity_map, dict):

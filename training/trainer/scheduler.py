@@ -8,8 +8,9 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 
-def lr_factor(step: int, *, kind: str | None, total: int, warmup: int, eta_min: float, step_size: int,
-              gamma: float) -> float:
+def lr_factor(
+    step: int, *, kind: str | None, total: int, warmup: int, eta_min: float, step_size: int, gamma: float
+) -> float:
     """LR multiplier at optimiser step `step` (0-based)."""
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup

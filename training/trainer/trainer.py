@@ -114,8 +114,13 @@ class Trainer:
         self.threshold = ckpt.get("threshold")
         if self.best_epoch is not None and ckpt.get("best_model") is not None:
             self.best_state = ckpt["best_model"]
-        log.info("resumed at epoch %d, step %d (best %s at epoch %s)", self.epoch, self.global_step,
-                 self.best_metric, self.best_epoch)
+        log.info(
+            "resumed at epoch %d, step %d (best %s at epoch %s)",
+            self.epoch,
+            self.global_step,
+            self.best_metric,
+            self.best_epoch,
+        )
 
     def _save(self, name: str, with_best: bool = False) -> None:
         if not (self.dist.is_main and self.cfg["save_ckpt"]):
@@ -133,7 +138,13 @@ class Trainer:
             t0 = time.time()
             self._train_epoch()
             self.epoch += 1
-            log.info("epoch %d/%d done in %.1fs (step %d)", self.epoch, n_epochs, time.time() - t0, self.global_step)
+            log.info(
+                "epoch %d/%d done in %.1fs (step %d)",
+                self.epoch,
+                n_epochs,
+                time.time() - t0,
+                self.global_step,
+            )
             last = self.epoch >= n_epochs or self.global_step >= self.total_steps
             if self.val_loader is not None and (self.epoch % self.cfg["save_epoch"] == 0 or last):
                 self._validate()
@@ -146,8 +157,13 @@ class Trainer:
         if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(self.epoch)
         self.step_module.train()
-        bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}", disable=not self.dist.is_main,
-                   dynamic_ncols=True, leave=False)
+        bar = tqdm(
+            self.train_loader,
+            desc=f"epoch {self.epoch + 1}",
+            disable=not self.dist.is_main,
+            dynamic_ncols=True,
+            leave=False,
+        )
         micro = 0
         for batch in bar:
             if batch is None:
@@ -159,7 +175,9 @@ class Trainer:
                 continue
             self._optimizer_step()
             if self.dist.is_main:
-                bar.set_postfix(loss=f"{losses['overall'].item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+                bar.set_postfix(
+                    loss=f"{losses['overall'].item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}"
+                )
                 if self.global_step % self.cfg["rec_iter"] == 0 or self.global_step == 1:
                     self._log_scalars(losses)
             if self.global_step >= self.total_steps:
@@ -208,12 +226,23 @@ class Trainer:
             out = self.run_dir / "val" / f"epoch_{self.epoch:03d}"
             metrics = score_and_write(preds, out, video_agg=self.cfg["video_agg"], threshold=None)
             value = metrics[key]
-            better = value is not None and not math.isnan(value) and (
-                self.best_metric is None or (value > self.best_metric if higher else value < self.best_metric)
+            better = (
+                value is not None
+                and not math.isnan(value)
+                and (
+                    self.best_metric is None
+                    or (value > self.best_metric if higher else value < self.best_metric)
+                )
             )
             threshold = calibrate_threshold(preds["label"], preds["prob"]) if better else None
-            log.info("val epoch %d: %s=%.4f video_auc=%.4f%s", self.epoch, key, value,
-                     metrics["video_auc"], " (best)" if better else "")
+            log.info(
+                "val epoch %d: %s=%.4f video_auc=%.4f%s",
+                self.epoch,
+                key,
+                value,
+                metrics["video_auc"],
+                " (best)" if better else "",
+            )
             if self.writer:
                 for k in ("frame_auc", "video_auc", "frame_eer", "frame_ap", "frame_acc"):
                     if metrics.get(k) is not None:
@@ -229,7 +258,12 @@ class Trainer:
         """Put the selected weights back into the model (every rank) before the final test."""
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
-            log.info("testing the checkpoint selected on %s: epoch %s (%s=%.4f)", self.cfg["select_on"],
-                     self.best_epoch, self.cfg["metric_scoring"], self.best_metric)
+            log.info(
+                "testing the checkpoint selected on %s: epoch %s (%s=%.4f)",
+                self.cfg["select_on"],
+                self.best_epoch,
+                self.cfg["metric_scoring"],
+                self.best_metric,
+            )
         else:
             log.info("no selection was made (no validation ran); testing the last weights")
