@@ -1,0 +1,26 @@
+"""analysis/plot_roc.py draws frame- and video-level ROC curves from predictions files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.conftest import REPO
+from training.metrics import write_predictions_csv
+
+
+def test_plot_roc_writes_a_png(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [{"video_key": f"D/{'fake' if y else 'real'}/v{v}", "frame": f"{i}.png", "label": y,
+             "label_name": "D_fake" if y else "D_real", "prob": float(np.clip(0.3 + 0.4 * y + rng.normal(0, 0.2), 0, 1))}
+            for v in range(10) for y in (0, 1) for i in range(3)]  # fmt: skip
+    csv = tmp_path / "run" / "test" / "D" / "predictions.csv"
+    csv.parent.mkdir(parents=True)
+    write_predictions_csv(csv, rows)
+    out = tmp_path / "roc.png"
+    p = subprocess.run([sys.executable, "analysis/plot_roc.py", str(csv), "--out", str(out)], cwd=REPO,
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
