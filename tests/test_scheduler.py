@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from training.trainer.scheduler import build_scheduler, lr_factor
+from training.trainer.scheduler import build_scheduler, load_scheduler_state, lr_factor
 
 
 def _cfg(**kw):
@@ -60,3 +60,20 @@ def test_scheduler_state_round_trips():
     s2 = build_scheduler(opt2, _cfg(), 10, 50)
     s2.load_state_dict(state)
     assert s2.get_last_lr() == pytest.approx(s.get_last_lr())
+
+
+def test_resume_with_a_longer_run_stretches_the_schedule():
+    cfg = _cfg(warmup_epochs=0.0)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    s = build_scheduler(opt, cfg, 10, 20)
+    for _ in range(20):  # the first run ends at the cosine floor
+        opt.step()
+        s.step()
+    opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    s2 = build_scheduler(opt2, cfg, 10, 40)  # resumed with twice the epochs
+    load_scheduler_state(s2, s.state_dict())
+    assert s2.last_epoch == 20
+    opt2.step()
+    s2.step()  # step 21 of the new 40-step cosine (the old 20-step one would give its floor, 0)
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.5 * (1 + math.cos(math.pi * 21 / 40)))

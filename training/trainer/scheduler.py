@@ -49,3 +49,13 @@ def build_scheduler(optimizer: Optimizer, cfg: dict, steps_per_epoch: int, total
             gamma=float(cfg["lr_gamma"]),
         ),
     )
+
+
+def load_scheduler_state(scheduler: LambdaLR, state: dict) -> None:
+    """Restore the step count but keep this run's schedule settings: LambdaLR's state also carries its
+    lambdas' settings (the old run length), so a resume that extends nEpochs/max_steps would otherwise
+    sit at the old cosine floor."""
+    fresh = [dict(f.__dict__) for f in scheduler.lr_lambdas]
+    scheduler.load_state_dict(state)
+    for f, d in zip(scheduler.lr_lambdas, fresh, strict=True):
+        f.__dict__.update(d)

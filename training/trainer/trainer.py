@@ -19,6 +19,7 @@ from training.trainer.build import autocast, to_device
 from training.trainer.checkpoint import save_checkpoint
 from training.trainer.distributed import DistInfo, broadcast_object
 from training.trainer.evaluator import predict, score_and_write
+from training.trainer.scheduler import load_scheduler_state
 from training.utils.logging import get_logger
 
 log = get_logger("trainer")
@@ -106,7 +107,7 @@ class Trainer:
         """Resume: weights, optimiser, schedule, counters and best-so-far."""
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
+        load_scheduler_state(self.scheduler, ckpt["scheduler"])
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.global_step = int(ckpt["epoch"]), int(ckpt["step"])
