@@ -273,3 +273,28 @@ def test_fbi_clip_demo_trains_and_a_plain_state_dict_tests(demo_data, tmp_path):
     )
     m = json.loads((out / "FBI-Demo" / "metrics.json").read_text())
     assert m["frame_auc"] == pytest.approx(base["frame_auc"], abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "yaml",
+    [
+        "fbi_clip",
+        "fbi_clip_no_freq",
+        "fbi_clip_no_boundary",
+        "fbi_clip_no_identity",
+        "fbi_clip_ln_l2_baseline",
+    ],
+)
+def test_fbi_ablation_configs_train_and_evaluate_on_the_demo(yaml, demo_data, tmp_path):
+    """Each ablation is a config, not a code edit: it trains a few steps through train.py and evaluates."""
+    opts = [
+        "model.pretrained=none",
+        "train_dataset=[FBI-Demo]",
+        "test_dataset=[FBI-Demo]",
+        "test_batchSize=64",
+    ]
+    _run(["training/train.py", "--detector_path", f"training/config/detector/{yaml}.yaml", "--opts", *opts,
+          *tiny_opts(demo_data, tmp_path, "abl", max_steps=2, test_dataset="[FBI-Demo]")])  # fmt: skip
+    metrics = json.loads((tmp_path / "abl" / "test" / "FBI-Demo" / "metrics.json").read_text())
+    assert metrics["n_videos"] > 0 and 0.0 <= metrics["frame_auc"] <= 1.0
