@@ -2,7 +2,7 @@
 
 Frame-path rule (`normalize_frame_path`): JSON files written on other machines hold paths relative
 to `rgb_dir`, cwd-relative (`./datasets/rgb/...`), absolute, or Windows-style
-(`UADFV\\real\\frames\\0000\\000.png`, `C:\\data\\rgb\\UADFV\\...`). Every path is turned into a POSIX
+(`UADFV\\real\\frames\\0000\\000.png`, or drive-letter absolute paths). Every path is turned into a POSIX
 path relative to `rgb_dir` by the first rule that applies:
 
 1. backslashes become `/`; empty and `.` segments are dropped;

@@ -37,6 +37,11 @@ class BaseDetector(nn.Module):
     @classmethod
     def from_config(cls, model_cfg: dict, data_info: dict) -> BaseDetector:
         """Build from the resolved `model:` section; unknown keys are refused with the valid ones."""
+        return cls(**cls.resolve_model_cfg(model_cfg))
+
+    @classmethod
+    def resolve_model_cfg(cls, model_cfg: dict) -> dict[str, Any]:
+        """`config_defaults` overlaid with `model_cfg` (nested dicts one level deep); unknown keys refused."""
         unknown = sorted(set(model_cfg) - set(cls.config_defaults))
         if unknown:
             raise ValueError(
@@ -50,7 +55,7 @@ class BaseDetector(nn.Module):
             if isinstance(default, dict) and isinstance(value, dict):
                 value = {**default, **value}
             merged[key] = value
-        return cls(**merged)
+        return merged
 
     @abstractmethod
     def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:

@@ -168,14 +168,8 @@ class FBIClipDetector(BaseDetector):
     @classmethod
     def from_config(cls, model_cfg: dict, data_info: dict) -> FBIClipDetector:
         """As the base, plus the number of training identities (sizes the identity classifier)."""
-        unknown = sorted(set(model_cfg) - set(cls.config_defaults))
-        if unknown:
-            raise ValueError(
-                f"fbi_clip: unknown model keys {[f'model.{k}' for k in unknown]}; "
-                f"valid keys: {sorted(cls.config_defaults)}"
-            )
         n_ids = int(data_info.get("num_identities", 0))
-        return cls(**{**cls.config_defaults, **model_cfg}, num_identities=n_ids)
+        return cls(**cls.resolve_model_cfg(model_cfg), num_identities=n_ids)
 
     def set_progress(self, progress: float) -> None:
         if hasattr(self, "identity"):
