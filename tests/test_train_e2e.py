@@ -298,3 +298,36 @@ def test_fbi_ablation_configs_train_and_evaluate_on_the_demo(yaml, demo_data, tm
           *tiny_opts(demo_data, tmp_path, "abl", max_steps=2, test_dataset="[FBI-Demo]")])  # fmt: skip
     metrics = json.loads((tmp_path / "abl" / "test" / "FBI-Demo" / "metrics.json").read_text())
     assert metrics["n_videos"] > 0 and 0.0 <= metrics["frame_auc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_resume_continues_inside_the_epoch(demo_data, tmp_path):
+    opts = tiny_opts(demo_data, tmp_path, "mid", train_batchSize=8, ckpt_every_steps=1)
+    proc = subprocess.Popen([sys.executable, "training/train.py", "--detector_path", DEMO_YAML, "--opts", *opts],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    last = tmp_path / "mid" / "ckpt" / "last.pth"
+    deadline = time.time() + 300
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = torch.load(last, map_location="cpu", weights_only=True)
+    assert killed["epoch"] == 0 and killed["epoch_batches"] == killed["step"] > 0  # inside the first epoch
+    _run(
+        [
+            "training/train.py",
+            "--detector_path",
+            DEMO_YAML,
+            "--resume",
+            str(tmp_path / "mid"),
+            "--opts",
+            *opts,
+        ]
+    )
+    final = torch.load(last, map_location="cpu", weights_only=True)
+    steps_per_epoch = 240 // 8  # 60 training identities x 2 classes x 1 video x 2 frames, batch 8
+    assert final["epoch"] == 1 and final["step"] == steps_per_epoch and final["epoch_batches"] == 0
+    log = (tmp_path / "mid" / "log.txt").read_text()
+    assert f"skipping its first {killed['epoch_batches']} batches" in log
+    assert (tmp_path / "mid" / "test" / "results.json").is_file()

@@ -77,6 +77,7 @@ class Trainer:
         if cfg["max_steps"]:
             self.total_steps = min(self.total_steps, int(cfg["max_steps"]))
         self.epoch, self.global_step = 0, 0
+        self.batches_done = 0  # micro-batches of the current epoch already trained (mid-epoch resume)
         self.best_metric: float | None = None
         self.best_epoch: int | None = None
         self.threshold: float | None = None
@@ -96,6 +97,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
             "step": self.global_step,
+            "epoch_batches": self.batches_done,
             "best_metric": self.best_metric,
             "best_epoch": self.best_epoch,
             "threshold": self.threshold,
@@ -111,6 +113,7 @@ class Trainer:
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.global_step = int(ckpt["epoch"]), int(ckpt["step"])
+        self.batches_done = int(ckpt.get("epoch_batches", 0))
         self.best_metric, self.best_epoch = ckpt.get("best_metric"), ckpt.get("best_epoch")
         self.threshold = ckpt.get("threshold")
         if self.best_epoch is not None and ckpt.get("best_model") is not None:
@@ -158,14 +161,20 @@ class Trainer:
         if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(self.epoch)
         self.step_module.train()
+        loader = self.train_loader
+        if self.batches_done:
+            log.info(
+                "resuming inside epoch %d: skipping its first %d batches", self.epoch + 1, self.batches_done
+            )
+            loader = skip_batches(loader, self.batches_done)
         bar = tqdm(
-            self.train_loader,
+            loader,
             desc=f"epoch {self.epoch + 1}",
             disable=not self.dist.is_main,
             dynamic_ncols=True,
             leave=False,
         )
-        micro = 0
+        micro = self.batches_done
         for batch in bar:
             if batch is None:
                 continue
@@ -175,6 +184,10 @@ class Trainer:
             if not sync:
                 continue
             self._optimizer_step()
+            self.batches_done = micro
+            every = self.cfg["ckpt_every_steps"]
+            if every and self.global_step % every == 0 and self.global_step < self.total_steps:
+                self._save("last.pth", with_best=True)
             if self.dist.is_main:
                 bar.set_postfix(
                     loss=f"{losses['overall'].item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}"
@@ -183,6 +196,7 @@ class Trainer:
                     self._log_scalars(losses)
             if self.global_step >= self.total_steps:
                 break
+        self.batches_done = 0
 
     def _micro_step(self, batch: dict[str, Any], sync: bool) -> dict[str, torch.Tensor]:
         ctx = self.step_module.no_sync() if (self.dist.distributed and not sync) else contextlib.nullcontext()
@@ -268,3 +282,24 @@ class Trainer:
             )
         else:
             log.info("no selection was made (no validation ran); testing the last weights")
+
+
+def skip_batches(loader: DataLoader, n: int) -> DataLoader:
+    """This epoch's loader without its first `n` batches, skipped in the sample order (nothing is loaded).
+
+    Under DDP the order is a function of (seed, epoch), so the resumed epoch sees exactly the samples
+    it had not seen; in a single process the shuffle generator is not restored, so the rest of the
+    epoch is a fresh random draw of the same size.
+    """
+    order = list(loader.sampler)[n * loader.batch_size :]
+    return DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=order,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
+        worker_init_fn=loader.worker_init_fn,
+        generator=loader.generator,
+    )
