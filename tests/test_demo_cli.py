@@ -36,6 +36,12 @@ def tiny_ckpt(tmp_path_factory):
     return path
 
 
+def _demo(ckpt, *args: str) -> subprocess.CompletedProcess:
+    """Run training/demo.py as a user would."""
+    cmd = [sys.executable, "training/demo.py", "--weights_path", str(ckpt), *args]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
 def _media(folder):
     bgr = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(folder / "astronaut.png"), bgr)
@@ -52,24 +58,7 @@ def test_demo_scores_faces_and_reports_failures(tiny_ckpt, tmp_path):
     media, out = tmp_path / "media", tmp_path / "out"
     media.mkdir()
     _media(media)
-    p = subprocess.run(
-        [
-            sys.executable,
-            "training/demo.py",
-            "--weights_path",
-            str(tiny_ckpt),
-            "--input",
-            str(media),
-            "--out",
-            str(out),
-            "--num_frames",
-            "4",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    p = _demo(tiny_ckpt, "--input", str(media), "--out", str(out), "--num_frames", "4")
     assert p.returncode == 1, p.stderr[-3000:]  # some inputs failed, and the exit code says so
     with open(out / "scores.csv", newline="") as f:
         rows = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader(f)}
@@ -89,34 +78,7 @@ def test_demo_scores_faces_and_reports_failures(tiny_ckpt, tmp_path):
 def test_demo_no_detect_on_crops_and_missing_input(tiny_ckpt, tmp_path):
     crop = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[30:230, 150:350], (64, 64))
     cv2.imwrite(str(tmp_path / "crop.png"), crop)
-    p = subprocess.run(
-        [
-            sys.executable,
-            "training/demo.py",
-            "--weights_path",
-            str(tiny_ckpt),
-            "--input",
-            str(tmp_path / "crop.png"),
-            "--no-detect",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    p = _demo(tiny_ckpt, "--input", str(tmp_path / "crop.png"), "--no-detect")
     assert p.returncode == 0 and "crop.png" in p.stdout and "faces=1" in p.stdout
-    p = subprocess.run(
-        [
-            sys.executable,
-            "training/demo.py",
-            "--weights_path",
-            str(tiny_ckpt),
-            "--input",
-            str(tmp_path / "nope"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    p = _demo(tiny_ckpt, "--input", str(tmp_path / "nope"))
     assert p.returncode == 2 and "does not exist" in p.stderr
