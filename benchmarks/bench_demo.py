@@ -16,14 +16,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fbi_common.cli import run_cli  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--detector_path", default="training/config/detector/fbi_clip_demo.yaml")
     p.add_argument("--reuse-data", action="store_true", help="keep an existing demo dataset")
     p.add_argument("--opts", nargs="*", default=[])
-    args = p.parse_args()
+    args = p.parse_args(argv)
     out = ROOT / "benchmarks" / "out"
     run_name = f"bench_{Path(args.detector_path).stem}_{time.strftime('%H%M%S')}"
     opts = [
@@ -52,4 +55,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import training.detectors  # noqa: E402,F401  (fills the registry)
+from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.paths import REPO_ROOT  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.registry import DETECTORS  # noqa: E402
-from training.utils.paths import REPO_ROOT  # noqa: E402
 
 CFG_DIR = REPO_ROOT / "training" / "config" / "detector"
 TINY_TOWER = {"width": 192, "layers": 6, "head_width": 64, "patch_size": 8, "image_size": 64}
@@ -153,7 +154,7 @@ def report(label: str, res: dict[str, dict[str, float]], branches: dict[str, flo
     return res["fbi_clip (full)"]["ratio"]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps-tiny", type=int, default=20)
     ap.add_argument("--reps-b16", type=int, default=6)
@@ -167,7 +168,7 @@ def main() -> None:
         help="torch threads (default 1: steadier on a shared machine; 0 = all)",
     )
     ap.add_argument("--clock", choices=list(CLOCK), default="cpu", help="process CPU time (default) or wall")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     global clock
     clock = CLOCK[args.clock]
     if args.threads:
@@ -187,4 +188,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.logging import setup_logging  # noqa: E402
 from preprocessing.fbi_prep.lmdb_io import write_lmdb  # noqa: E402
 from preprocessing.fbi_prep.settings import build_parser, resolve_settings  # noqa: E402
-from training.utils.logging import setup_logging  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,4 +22,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fbi_common.paths import REPO_ROOT
 from training.config import DEFAULTS_PATH, ConfigError, config_to_yaml, load_config, save_config
 from training.config.aliases import REMOVED
 from training.config.schema import ENUMS
 from training.registry import DETECTORS
-from training.utils.paths import REPO_ROOT
 
 
 def _write(tmp_path: Path, text: str, name: str = "det.yaml") -> Path:

@@ -13,13 +13,13 @@ import torch.distributed as dist
 import yaml
 from torch.utils.data import DistributedSampler, RandomSampler, SequentialSampler
 
+from fbi_common.paths import REPO_ROOT
 from training.dataset.dataset import DeepfakeDataset, collate_drop_none
 from training.dataset.index import build_index, derive_sibling
 from training.dataset.loaders import build_dataset, build_loader, build_transform, dataset_names
 from training.dataset.readers import FileReader, FrameError
 from training.dataset.sampling import select_frames, video_seed
 from training.dataset.transforms import FrameTransform
-from training.utils.paths import REPO_ROOT
 
 SPEC = {"size": 16, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
 NO_AUG = {"flip_prob": 0.0, "rotate_prob": 0.0, "blur_prob": 0.0, "brightness_prob": 0.0, "quality_prob": 0.0}

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
+from fbi_common.paths import REPO_ROOT
 from training.dataset.index import (
     build_index,
     derive_sibling,
@@ -19,7 +20,6 @@ from training.dataset.index import (
     normalize_frame_path,
 )
 from training.dataset.readers import FileReader
-from training.utils.paths import REPO_ROOT
 
 FF_METHODS = {"FF-DF": "Deepfakes", "FF-F2F": "Face2Face", "FF-FS": "FaceSwap", "FF-NT": "NeuralTextures"}
 

@@ -8,13 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from fbi_common.paths import REPO_ROOT
 from training.config import load_config
 from training.detectors.fbi_clip import FBIClipDetector
 from training.loss.hypersphere import alignment_loss, uniformity_loss
 from training.modules.heads import arcface_logits
 from training.modules.slerp import slerp, slerp_augment
 from training.networks.clip_backbone import ClipBackbone
-from training.utils.paths import REPO_ROOT
 
 TINY = {"width": 32, "layers": 3, "head_width": 16, "patch_size": 8, "image_size": 32}
 FBI_YAMLS = sorted((REPO_ROOT / "training" / "config" / "detector").glob("fbi_clip*.yaml"))

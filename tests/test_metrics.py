@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from fbi_common.paths import REPO_ROOT
 from training.metrics import (
     aggregate_videos,
     calibrate_threshold,
@@ -21,7 +22,6 @@ from training.metrics import (
     write_metrics_json,
     write_predictions_csv,
 )
-from training.utils.paths import REPO_ROOT
 
 TOL = 1e-9
 

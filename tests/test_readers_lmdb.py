@@ -13,10 +13,10 @@ import pytest
 import torch
 import yaml
 
+from fbi_common.paths import REPO_ROOT
 from training.dataset.index import derive_sibling
 from training.dataset.loaders import build_dataset, build_loader
 from training.dataset.readers import FileReader, FrameError, FrameNotFound, LmdbReader, close_lmdb_envs
-from training.utils.paths import REPO_ROOT
 
 VIDEOS = {
     "FaceForensics++": [

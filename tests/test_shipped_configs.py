@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
+from fbi_common.paths import REPO_ROOT
 from training.config import load_config
 from training.registry import DETECTORS
-from training.utils.paths import REPO_ROOT
 
 DETECTOR_DIR = REPO_ROOT / "training" / "config" / "detector"
 YAMLS = sorted(DETECTOR_DIR.glob("*.yaml"))

@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.logging import setup_logging  # noqa: E402
 from training.inference import FaceCropper, Predictor, annotate, list_media, results_rows, score_media  # noqa: E402
-from training.utils.logging import setup_logging  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,4 +79,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import torch
 
+from fbi_common.logging import get_logger
 from training.dataset.transforms import FrameTransform
 from training.trainer.build import build_detector
 from training.trainer.checkpoint import CheckpointError, load_checkpoint, load_model_weights
-from training.utils.logging import get_logger
 
 log = get_logger("inference")
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.logging import get_logger, setup_logging  # noqa: E402
 from training.dataset.demo_data import build_demo_dataset, save_preview  # noqa: E402
-from training.utils.logging import get_logger, setup_logging  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,4 +50,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_cli(main)

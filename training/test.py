@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.config import ConfigError, load_config  # noqa: E402
+from fbi_common.cli import run_cli  # noqa: E402
+from training.config import load_config  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,11 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in {"test_dataset": args.test_dataset, "save_feat": args.save_feat}.items()
         if v is not None
     }
-    try:
-        cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
-    except ConfigError as e:
-        print(f"config error:\n{e}", file=sys.stderr)
-        return 2
+    cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
     from training.metrics import format_summary_table
     from training.trainer.distributed import cleanup
     from training.trainer.runner import run_test
@@ -58,4 +55,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.config import ConfigError, load_config  # noqa: E402
+from fbi_common.cli import run_cli  # noqa: E402
+from training.config import load_config  # noqa: E402
 from training.registry import DETECTORS  # noqa: E402
 
 
@@ -67,11 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         }.items()
         if v is not None
     }
-    try:
-        cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
-    except ConfigError as e:
-        print(f"config error:\n{e}", file=sys.stderr)
-        return 2
+    cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
     from training.trainer.runner import run_training
 
     results = run_training(cfg, resume=args.resume)
@@ -86,4 +83,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

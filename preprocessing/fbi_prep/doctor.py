@@ -12,7 +12,7 @@ from typing import Any
 import lmdb
 import yaml
 
-from training.utils.paths import REPO_ROOT, resolve_path
+from fbi_common.paths import REPO_ROOT, resolve_path
 
 from .lmdb_io import decode_value, lmdb_path
 

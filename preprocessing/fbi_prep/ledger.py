@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from training.utils.logging import get_logger
+from fbi_common.logging import get_logger
 
 log = get_logger("preprocess.ledger")
 

@@ -13,8 +13,8 @@ import lmdb
 import numpy as np
 from tqdm import tqdm
 
-from training.utils.logging import get_logger
-from training.utils.paths import resolve_path
+from fbi_common.logging import get_logger
+from fbi_common.paths import resolve_path
 
 from .adapters import family_folder
 

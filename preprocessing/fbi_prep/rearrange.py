@@ -9,8 +9,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from training.utils.logging import get_logger
-from training.utils.paths import resolve_path
+from fbi_common.logging import get_logger
+from fbi_common.paths import resolve_path
 
 from .adapters import LayoutError, get_adapter
 from .ledger import DONE, Ledger

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.utils.logging import get_logger
+from fbi_common.logging import get_logger
 
 log = get_logger("config")
 

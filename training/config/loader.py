@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from fbi_common.logging import get_logger
+from fbi_common.paths import REPO_ROOT, resolve_path
 from training.config.aliases import apply_aliases
 from training.config.schema import (
     ConfigError,
@@ -40,8 +42,6 @@ from training.config.schema import (
     expand_shorthands,
     plain_problem,
 )
-from training.utils.logging import get_logger
-from training.utils.paths import REPO_ROOT, resolve_path
 
 log = get_logger("config")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from fbi_common.errors import FBIError
 
-class ConfigError(ValueError):
+
+class ConfigError(FBIError, ValueError):
     """Every problem found in a config, one per line, raised together."""
 
     def __init__(self, problems: list[str] | str) -> None:

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 from torch.utils.data import Dataset, default_collate
 
+from fbi_common.logging import get_logger
 from training.dataset.index import VideoRecord, identity_of
 from training.dataset.readers import FileReader, FrameError, FrameNotFound, LmdbReader
 from training.dataset.sampling import select_frames, video_seed
 from training.dataset.transforms import FrameTransform
-from training.utils.logging import get_logger
 
 log = get_logger("dataset")
 

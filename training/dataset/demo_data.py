@@ -38,8 +38,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from training.utils.logging import get_logger
-from training.utils.paths import resolve_path
+from fbi_common.logging import get_logger
+from fbi_common.paths import resolve_path
 
 logger = get_logger("dataset.demo_data")
 

@@ -24,8 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from training.utils.logging import get_logger
-from training.utils.paths import resolve_path
+from fbi_common.logging import get_logger
+from fbi_common.paths import resolve_path
 
 log = get_logger("dataset.index")
 

@@ -6,11 +6,11 @@ import cv2
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from fbi_common.logging import get_logger
 from training.dataset.dataset import DeepfakeDataset, collate_drop_none
 from training.dataset.index import SPLITS, build_index
 from training.dataset.readers import FileReader, LmdbReader
 from training.dataset.transforms import FrameTransform
-from training.utils.logging import get_logger
 from training.utils.seed import seed_worker
 
 log = get_logger("dataset.loaders")

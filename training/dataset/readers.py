@@ -14,8 +14,9 @@ import cv2
 import lmdb
 import numpy as np
 
+from fbi_common.errors import FBIError
+from fbi_common.paths import resolve_path
 from training.dataset.index import dataset_folder
-from training.utils.paths import resolve_path
 
 _NPY_MAGIC = b"\x93NUMPY"
 # DeepfakeBench stores landmarks as `np.load(path).tobytes()`: no header, 81 points of int32
@@ -23,7 +24,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 _DFB_POINTS = 81
 
 
-class FrameError(RuntimeError):
+class FrameError(FBIError, RuntimeError):
     """A frame, mask or landmark that is missing or cannot be decoded.
 
     Takes one message argument so DataLoader workers can re-raise it in the main process.

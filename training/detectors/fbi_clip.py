@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fbi_common.logging import get_logger
 from training.detectors.base import BaseDetector, batch_labels
 from training.loss.fbi_losses import boundary_supervision, freq_consistency, identity_ce, margin_ce
 from training.loss.hypersphere import alignment_loss, uniformity_loss
@@ -18,7 +19,6 @@ from training.modules.heads import IdentityHead, build_head
 from training.modules.slerp import slerp_augment
 from training.networks.clip_backbone import ClipBackbone
 from training.registry import DETECTORS
-from training.utils.logging import get_logger
 
 log = get_logger("detectors.fbi_clip")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fbi_common.logging import setup_logging
+from fbi_common.paths import resolve_path
 from training.metrics.core import VIDEO_AGGS, calibrate_threshold, compute_metrics
 from training.metrics.io import format_metrics_table, read_predictions_csv, write_metrics_json
-from training.utils.logging import setup_logging
-from training.utils.paths import resolve_path
 
 
 def _existing(p: str) -> Path:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from training.utils.logging import get_logger
+from fbi_common.logging import get_logger
 
 logger = get_logger("metrics")
 

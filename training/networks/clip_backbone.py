@@ -24,9 +24,9 @@ from open_clip.transformer import VisionTransformer
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from fbi_common.logging import get_logger
+from fbi_common.paths import resolve_path
 from training.registry import BACKBONES
-from training.utils.logging import get_logger
-from training.utils.paths import resolve_path
 
 log = get_logger("networks.clip")
 

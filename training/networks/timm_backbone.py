@@ -9,10 +9,10 @@ import timm
 import torch
 from torch import Tensor, nn
 
+from fbi_common.logging import get_logger
+from fbi_common.paths import resolve_path
 from training.networks.clip_backbone import hub_unreachable, is_no_weights, read_state_dict
 from training.registry import BACKBONES
-from training.utils.logging import get_logger
-from training.utils.paths import resolve_path
 
 log = get_logger("networks.timm")
 

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from fbi_common.logging import get_logger
 from training.registry import DETECTORS
-from training.utils.logging import get_logger
 
 log = get_logger("build")
 

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from training.utils.logging import get_logger
+from fbi_common.errors import FBIError
+from fbi_common.logging import get_logger
 
 log = get_logger("checkpoint")
 
@@ -18,7 +19,7 @@ FORMAT = "fbi-clip-checkpoint/1"
 _PREFIXES = ("module.", "_orig_mod.")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(FBIError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the model."""
 
 

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fbi_common.logging import get_logger
 from training.metrics import compute_metrics, write_metrics_json, write_predictions_csv
 from training.trainer.build import autocast, to_device
 from training.trainer.distributed import DistInfo, all_gather_objects
-from training.utils.logging import get_logger
 
 log = get_logger("evaluator")
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from fbi_common.logging import get_logger, setup_logging
+from fbi_common.paths import resolve_path
 from training.config import save_config
 from training.dataset import build_dataset, build_index, build_loader, identity_of
 from training.trainer.build import amp_dtype, build_detector, build_optimizer, input_spec
@@ -17,8 +19,6 @@ from training.trainer.distributed import DistInfo, barrier, broadcast_object, in
 from training.trainer.evaluator import predict, score_and_write
 from training.trainer.scheduler import build_scheduler
 from training.trainer.trainer import Trainer
-from training.utils.logging import get_logger, setup_logging
-from training.utils.paths import resolve_path
 from training.utils.seed import seed_everything
 
 log = get_logger("runner")

@@ -15,12 +15,12 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from fbi_common.logging import get_logger
 from training.trainer.build import autocast, to_device
 from training.trainer.checkpoint import save_checkpoint
 from training.trainer.distributed import DistInfo, broadcast_object
 from training.trainer.evaluator import predict, score_and_write
 from training.trainer.scheduler import load_scheduler_state
-from training.utils.logging import get_logger
 
 log = get_logger("trainer")
 

@@ -1,1 +1,1 @@
-"""Small shared utilities: repo-relative paths, logging, seeding."""
+"""Training-only utilities (seeding); what training and preprocessing share lives in `fbi_common`."""

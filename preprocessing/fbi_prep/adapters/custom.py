@@ -6,7 +6,7 @@ import csv
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from training.utils.logging import get_logger
+from fbi_common.logging import get_logger
 
 from ..splits import seeded_split
 from .base import Adapter, Entry, LayoutError, VideoJob, find_videos, job_for

@@ -1,0 +1,69 @@
+"""How every entry script ends: one `error: ...` line and exit code 2 instead of a traceback.
+
+    if __name__ == "__main__":
+        run_cli(main)          # main(argv) -> int
+
+`--debug` anywhere on the command line (removed before `main` sees it) or `FBI_DEBUG=1` in the
+environment shows the full traceback instead. Errors raised inside DataLoader worker processes reach
+the user as their original message, not PyTorch's "Caught X in DataLoader worker process 0" wrapper.
+Ctrl-C that nothing handled prints `interrupted` and exits with 130.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+from fbi_common.errors import FBIError
+
+DEBUG_FLAG = "--debug"
+DEBUG_ENV = "FBI_DEBUG"
+EXIT_USAGE = 2
+_WORKER_MARK = "Original Traceback (most recent call last):"
+
+
+def debug_requested(argv: list[str] | None = None) -> bool:
+    argv = sys.argv[1:] if argv is None else argv
+    return DEBUG_FLAG in argv or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0", "false", "no")
+
+
+def error_message(exc: BaseException) -> str:
+    """The one line a user sees for `exc`: its own message, unwrapped from DataLoader workers."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    if _WORKER_MARK in text:  # torch re-raises worker errors as "Caught X in ...\nOriginal Traceback ..."
+        tail = [line for line in text.split(_WORKER_MARK, 1)[1].splitlines() if line.strip()]
+        last = tail[-1].strip() if tail else text
+        name, sep, rest = last.partition(": ")
+        text = rest if sep and name.replace(".", "").replace("_", "").isalnum() else last
+    if isinstance(exc, FBIError) or _is_wrapped_fbi(exc):
+        return text.strip() or type(exc).__name__  # may list several problems, one per line
+    text = " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text} (unexpected; rerun with {DEBUG_FLAG} for the traceback)"
+
+
+def _is_wrapped_fbi(exc: BaseException) -> bool:
+    """A worker-side error re-raised in the main process keeps its type when it takes one message."""
+    return any(isinstance(e, FBIError) for e in (exc.__cause__, exc.__context__) if e is not None)
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Run `main(argv)` and exit with its code; exceptions become one `error:` line and exit code 2."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = debug_requested(argv)
+    argv = [a for a in argv if a != DEBUG_FLAG]
+    try:
+        code = main(argv)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # the one place exceptions become messages
+        if debug:
+            raise
+        print(f"error: {error_message(exc)}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    sys.exit(0 if code is None else int(code))

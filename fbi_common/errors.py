@@ -1,0 +1,16 @@
+"""The project's user-facing error type: its message says what went wrong, where, and what to do."""
+
+from __future__ import annotations
+
+
+class FBIError(Exception):
+    """A problem with the user's input or environment (a file, a key, a flag), not a bug in the code.
+
+    Entry scripts print it as one `error: <message>` line and exit with code 2 (see `fbi_common.cli`).
+    The message names the file/key/flag it is about and the fix. Subclasses: `ConfigError`,
+    `CheckpointError`, `FrameError`, `DataError`, ...
+    """
+
+
+class DataError(FBIError, ValueError):
+    """A dataset index, JSON or folder that cannot be used as it is."""

@@ -1,0 +1,65 @@
+"""Atomic file writes: a temp file in the target folder, fsync, rename — readers never see half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from fbi_common.errors import FBIError
+
+TMP_SUFFIX = ".tmp"
+
+
+class WriteError(FBIError, OSError):
+    """A file could not be written (disk full, read-only folder, permissions); names the path and the OS error."""
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Call `write(f)` on a temp file next to `path`, fsync it and rename it over `path`.
+
+    On any failure the temp file is removed and the old `path` (if any) is left untouched; an OSError
+    becomes a `WriteError` naming the path and the reason.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as e:
+        raise WriteError(f"cannot write {path}: {e.strerror or e} (check free space and permissions)") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {e.strerror or e} (check free space and permissions)") from e
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:
+    kwargs.setdefault("indent", 2)
+    return atomic_write_text(path, json.dumps(obj, **kwargs) + "\n")
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete temp files an interrupted `atomic_write` left in `folder` (e.g. a killed checkpoint write)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(f".*{TMP_SUFFIX}") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
