@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import matplotlib  # noqa: E402
 
 from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.paths import existing_path, resolve_path  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -29,11 +30,11 @@ from training.metrics import aggregate_videos, read_predictions_csv  # noqa: E40
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("csv", nargs="+", help="predictions.csv files written by train.py / test.py")
-    p.add_argument("--out", default="figures/roc.png")
+    p.add_argument("--out", default="figures/roc.png", help="PNG to write (relative: to the repo root)")
     p.add_argument("--video-agg", default="mean", choices=["mean", "max", "median"])
     args = p.parse_args(argv)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
-    for path in args.csv:
+    for path in map(existing_path, args.csv):  # cwd-relative, else repo-root-relative
         d = read_predictions_csv(path)
         parents = Path(path).resolve().parents
         name = f"{parents[2].name}/{parents[0].name}" if len(parents) > 3 else parents[0].name
@@ -50,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         ax.set(title=title, xlabel="false positive rate (real called fake)", ylabel="true positive rate")
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    out = Path(args.out)
+    out = resolve_path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
-    print(f"wrote {out}")
+    print(f"wrote {out.resolve()}")
     return 0
 
 

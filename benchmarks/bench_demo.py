@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -37,10 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         *args.opts,
     ]
     if not args.reuse_data:
-        subprocess.run(["rm", "-rf", str(out / "rgb"), str(out / "dataset_json")], check=True)
+        for d in (out / "rgb", out / "dataset_json"):
+            shutil.rmtree(d, ignore_errors=True)
     cmd = [sys.executable, "training/train.py", "--detector_path", args.detector_path, "--opts", *opts]
     t0 = time.time()
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    code = subprocess.run(cmd, cwd=ROOT).returncode
+    if code != 0:
+        return code  # train.py printed its own `error:` line
     wall = time.time() - t0
     res = json.loads((out / run_name / "test" / "results.json").read_text())["FBI-Demo"]
     name = Path(args.detector_path).stem

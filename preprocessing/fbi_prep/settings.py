@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from fbi_common.errors import FBIError
+
 CONFIG_PATH = Path(__file__).resolve().parents[1] / "config.yaml"
 
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -24,7 +26,7 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(FBIError, ValueError):
     """A bad setting; the message names the key, the file and the valid choices."""
 
 

@@ -1,10 +1,14 @@
-"""CLI: recompute every metric from a predictions.csv (`python -m training.metrics predictions.csv`)."""
+"""CLI: recompute every metric from a predictions.csv (`python -m training.metrics predictions.csv`).
+
+Works from any directory once the package is importable (`pip install -e .`, or run from the repo root).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from fbi_common.cli import run_cli
 from fbi_common.logging import setup_logging
 from fbi_common.paths import resolve_path
 from training.metrics.core import VIDEO_AGGS, calibrate_threshold, compute_metrics
@@ -43,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(None)
     threshold = args.threshold
@@ -59,12 +63,12 @@ def main(argv: list[str] | None = None) -> dict:
         video_agg=args.video_agg,
         threshold=threshold,
     )
-    print(f"{args.predictions}\n")
+    print(f"{args.predictions.resolve()}\n")
     print(format_metrics_table(metrics))
     if args.json is not None:
-        print(f"\nwrote {write_metrics_json(args.json, metrics)}")
-    return metrics
+        print(f"\nwrote {write_metrics_json(resolve_path(args.json), metrics).resolve()}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

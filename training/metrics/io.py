@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from fbi_common.errors import DataError
+
 # Written in this order, extra columns (e.g. dataset) after them.
 PREDICTION_COLUMNS = ("video_key", "frame", "label", "label_name", "prob")
 # label_name is optional when reading, so files from other tools with the four core columns work.
@@ -96,7 +98,7 @@ def _parse(path: Path, line: int, col: str, text: str) -> float | int:
     except ValueError:
         pass
     want = "0 (real) or 1 (fake)" if col == "label" else "a probability in [0, 1]"
-    raise ValueError(f"{path}, line {line}: column '{col}' must be {want}; got {text!r}")
+    raise DataError(f"{path}, line {line}: column '{col}' must be {want}; got {text!r}")
 
 
 def read_predictions_csv(path: str | Path) -> dict[str, Any]:
@@ -111,18 +113,18 @@ def read_predictions_csv(path: str | Path) -> dict[str, Any]:
         reader = csv.DictReader(f)
         header = reader.fieldnames
         if not header:
-            raise ValueError(f"{path} is empty; expected a header with {list(PREDICTION_COLUMNS)}")
+            raise DataError(f"{path} is empty; expected a header with {list(PREDICTION_COLUMNS)}")
         if len(set(header)) != len(header):
-            raise ValueError(f"{path}: duplicate column names in header {header}")
+            raise DataError(f"{path}: duplicate column names in header {header}")
         for col in REQUIRED_READ_COLUMNS:
             if col not in header:
-                raise ValueError(
+                raise DataError(
                     f"{path}: missing column '{col}'; found {header}, need at least {list(REQUIRED_READ_COLUMNS)}"
                 )
         cols: dict[str, list] = {c: [] for c in header}
         for row in reader:
             if None in row or None in row.values():
-                raise ValueError(f"{path}, line {reader.line_num}: expected {len(header)} fields")
+                raise DataError(f"{path}, line {reader.line_num}: expected {len(header)} fields")
             for c in header:
                 v = row[c]
                 cols[c].append(_parse(path, reader.line_num, c, v) if c in ("label", "prob") else v)

@@ -9,9 +9,23 @@ import torch
 from torch import nn
 
 from fbi_common.logging import get_logger
+from training.config import ConfigError
 from training.registry import DETECTORS
 
 log = get_logger("build")
+
+
+def data_info(cfg: dict, identity_map: dict[str, int], num_identities: int | None = None) -> dict[str, Any]:
+    """What a detector's `from_config` may use to size its heads: identity count, label names, identity map.
+
+    `num_identities` overrides the count (a plain state_dict sizes the identity head from its weights).
+    """
+    n = num_identities if num_identities is not None else len(identity_map)
+    return {
+        "num_identities": max(1, n),
+        "label_names": sorted(cfg["label_dict"]),
+        "identity_map": identity_map,
+    }
 
 
 def build_detector(cfg: dict, data_info: dict[str, Any]) -> nn.Module:
@@ -19,7 +33,13 @@ def build_detector(cfg: dict, data_info: dict[str, Any]) -> nn.Module:
     import training.detectors  # noqa: F401  (fills the registry)
 
     cls = DETECTORS.get(cfg["model_name"])
-    model = cls.from_config(dict(cfg["model"]), data_info)
+    try:
+        model = cls.from_config(dict(cfg["model"]), data_info)
+    except ValueError as e:  # a detector's own validation of its model: settings
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"model '{cfg['model_name']}': {e}; fix the model: section of the detector YAML "
+                          "(or --opts model.KEY=VALUE)") from e  # fmt: skip
     log.info("detector %s\n%s", cfg["model_name"], model.param_report())
     return model
 
@@ -31,7 +51,7 @@ def input_spec(cfg: dict, model: nn.Module) -> dict[str, Any]:
         from training.networks.clip_backbone import ClipBackbone
 
         if any(isinstance(m, ClipBackbone) for m in model.modules()):
-            raise ValueError(
+            raise ConfigError(
                 f"resolution={cfg['resolution']} but the {cfg['model_name']} ViT takes {spec['size']} px inputs "
                 f"(its patch grid is fixed); set model.image_size={cfg['resolution']} instead (positional "
                 "embeddings are resized) and leave resolution null"
@@ -54,7 +74,7 @@ def build_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
         if p.requires_grad:
             (no_decay if p.ndim <= 1 else decay).append(p)
     if not decay and not no_decay:
-        raise ValueError(
+        raise ConfigError(
             f"model '{cfg['model_name']}' has no trainable parameters; check model.tune in the detector YAML"
         )
     groups = [{"params": decay, "weight_decay": o["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fbi_common.errors import FBIError
+
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
-class LayoutError(ValueError):
+class LayoutError(FBIError, ValueError):
     """The dataset folder does not look like the official tree (or a labels file is malformed)."""
 
 
