@@ -132,6 +132,8 @@ def test_stale_temp_files_of_an_interrupted_write_are_removed(tmp_path):
 
 
 def test_shape_mismatch_is_a_checkpoint_error(tmp_path):
-    torch.save(nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.Linear(5, 2)).state_dict(), tmp_path / "w.pth")
+    torch.save(
+        nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.Linear(5, 2)).state_dict(), tmp_path / "w.pth"
+    )
     with pytest.raises(CheckpointError, match="does not fit the model"):
         load_model_weights(_net(), load_checkpoint(tmp_path / "w.pth"))

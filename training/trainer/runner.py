@@ -219,7 +219,7 @@ def run_test(cfg: dict, weights_path: str, out_dir: str | None = None) -> dict[s
     n_ids = None if identity_map else _identity_classes(model_state_from(ckpt))  # a plain state_dict
     model = build_detector(cfg, data_info(cfg, identity_map, n_ids)).to(dist_info.device)
     load_model_weights(model, ckpt, source=str(path))
-    spec = input_spec(cfg, model)
+    spec = input_spec(cfg, model, ckpt.get("preprocessing"))  # the normalisation it was trained with
     return evaluate_sets(cfg, model, spec, identity_map, dist_info, run_dir, test_stamp(ckpt, path))
 
 
