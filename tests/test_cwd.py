@@ -16,7 +16,7 @@ from training.metrics import write_predictions_csv
 
 def _csv(folder):
     rng = np.random.default_rng(0)
-    y = np.array([0, 1] * 10)
+    y = np.array([0, 0, 1, 1] * 5)  # two frames per video, one label per video
     rows = {"video_key": [f"v{i // 2}" for i in range(20)], "frame": [f"{i}.png" for i in range(20)],
             "label": y, "label_name": ["r" if v == 0 else "f" for v in y], "prob": rng.random(20)}  # fmt: skip
     return write_predictions_csv(folder / "predictions.csv", rows)
