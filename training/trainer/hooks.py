@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from fbi_common.logging import get_logger
+from training.config.choices import METRIC_SCORING
 from training.trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from training.trainer.distributed import barrier, broadcast_module, broadcast_object
 from training.trainer.evaluator import predict, score_and_write
@@ -21,14 +22,6 @@ if TYPE_CHECKING:
 
 log = get_logger("trainer")
 
-# metric_scoring → (metrics.json key, higher is better)
-SELECTION = {
-    "auc": ("frame_auc", True),
-    "eer": ("frame_eer", False),
-    "ap": ("frame_ap", True),
-    "acc": ("frame_acc", True),
-    "video_auc": ("video_auc", True),
-}
 VAL_SCALARS = ("frame_auc", "video_auc", "frame_eer", "frame_ap", "frame_acc")
 
 
@@ -84,7 +77,7 @@ class Selection(HookBase):
 
     def __init__(self, cfg: dict, loader: DataLoader, run_dir: Path, scalars: ScalarLogger) -> None:
         self.cfg, self.loader, self.run_dir, self.scalars = cfg, loader, run_dir, scalars
-        self.key, self.higher = SELECTION[cfg["metric_scoring"]]
+        self.key, self.higher = METRIC_SCORING[cfg["metric_scoring"]]
         self.best_metric: float | None = None
         self.best_epoch: int | None = None
         self.best_threshold: float | None = None

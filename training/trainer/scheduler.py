@@ -8,6 +8,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from fbi_common.errors import FBIError
+from training.config.choices import LR_SCHEDULERS
 
 
 def run_length(cfg: dict, batches_per_epoch: int) -> tuple[int, int]:
@@ -45,7 +46,7 @@ def lr_factor(
         return eta_min + (1.0 - eta_min) * 0.5 * (1.0 + math.cos(math.pi * progress))
     if kind == "step":
         return gamma ** ((step - warmup) // max(1, step_size))
-    raise ValueError(f"lr_scheduler: unknown schedule '{kind}' (use null, cosine or step)")
+    raise ValueError(f"lr_scheduler: unknown schedule '{kind}' (use one of {list(LR_SCHEDULERS)})")
 
 
 class _Factor:
