@@ -125,6 +125,8 @@ def _cases(tmp: Path, demo: dict) -> dict[str, tuple[list[str], list[str]]]:
             ["train_batchSize: 32 in the run, 16 now", "may change"],
         ),
         "resume_not_a_run": (["training/train.py", "--resume", str(f["text"])], ["not in one"]),
+        "weights_file_missing": (train("model.pretrained=/nonexistent/w.bin"), ["/nonexistent/w.bin"]),
+        "unknown_arch": (train("model.arch=ViT-Nope"), ["ViT-Nope"]),
         "zero_steps": (train(accum_steps=1000, name="zero"), ["not one optimiser step", "accum_steps"]),
         "corrupt_frame_in_worker": (
             train(rgb_dir=str(f["corrupt"]), workers=2, nEpochs=1, name="corrupt"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO, tiny_opts
+from tests.conftest import REPO, free_port, tiny_opts
 
 DEMO_YAML = "training/config/detector/clip_demo.yaml"
 METRIC_KEYS = {
@@ -159,7 +159,7 @@ def test_two_process_ddp_matches_single_process_prediction_set(trained_run, demo
             **os.environ,
             "OMP_NUM_THREADS": "1",
             "NGPU": "2",
-            "MASTER_PORT": "29641",
+            "MASTER_PORT": str(free_port()),
             "PYTHON": sys.executable,
         },
     )

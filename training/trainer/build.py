@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fbi_common.errors import FBIError
 from fbi_common.logging import get_logger
 from training.config import ConfigError
 from training.registry import DETECTORS
@@ -35,11 +36,13 @@ def build_detector(cfg: dict, data_info: dict[str, Any]) -> nn.Module:
     cls = DETECTORS.get(cfg["model_name"])
     try:
         model = cls.from_config(dict(cfg["model"]), data_info)
+    except FBIError:
+        raise
     except ValueError as e:  # a detector's own validation of its model: settings
-        if isinstance(e, ConfigError):
-            raise
         raise ConfigError(f"model '{cfg['model_name']}': {e}; fix the model: section of the detector YAML "
                           "(or --opts model.KEY=VALUE)") from e  # fmt: skip
+    except (RuntimeError, OSError) as e:  # weights that cannot be read or downloaded (messages say why)
+        raise FBIError(f"cannot build model '{cfg['model_name']}': {e}") from e
     log.info("detector %s\n%s", cfg["model_name"], model.param_report())
     return model
 

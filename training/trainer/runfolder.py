@@ -46,18 +46,25 @@ def new_run_dir(cfg: dict) -> Path:
     return run
 
 
-def _newest(paths: list[Path]) -> Path:
-    """The checkpoint with the highest step: best.pth is written just before last.pth at an epoch end,
+def _newest(last: Path, best: Path) -> Path:
+    """The checkpoint with the higher step: best.pth is written just before last.pth at an epoch end,
     so after a kill between the two writes best.pth is the newer, complete state."""
 
     def step(p: Path) -> int:
+        if not p.is_file():
+            return -1
         try:
             return int(torch.load(p, map_location="cpu", weights_only=True, mmap=True).get("step", -1))
-        except Exception:  # unreadable: load_checkpoint explains it if this one is chosen
+        except Exception as e:  # unreadable: load_checkpoint explains it if this one is chosen
+            log.warning("%s is unreadable (%s: %s)", p, type(e).__name__, str(e).split(". ")[0])
             return -1
 
-    present = [p for p in paths if p.is_file()]
-    return max(present, key=step) if present else paths[0]
+    s_last, s_best = step(last), step(best)
+    if s_best > s_last:
+        log.warning("resuming from best.pth (step %d): last.pth is %s", s_best,
+                    "missing or unreadable" if s_last < 0 else f"older (step {s_last})")  # fmt: skip
+        return best
+    return last
 
 
 def resume_target(resume: str) -> tuple[Path, Path]:
@@ -69,7 +76,7 @@ def resume_target(resume: str) -> tuple[Path, Path]:
                 f"--resume {resume}: {path} is not a run folder with checkpoints (no ckpt/ inside); pass a "
                 "run folder written by train.py (logs/training/<run>) or its ckpt/last.pth"
             )
-        return _newest([path / "ckpt" / "last.pth", path / "ckpt" / "best.pth"]), path
+        return _newest(path / "ckpt" / "last.pth", path / "ckpt" / "best.pth"), path
     if path.parent.name != "ckpt":
         raise CheckpointError(
             f"--resume {resume}: a resume continues a run folder, but {path} is not in one (<run>/ckpt/); "
