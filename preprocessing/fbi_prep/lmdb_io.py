@@ -13,6 +13,8 @@ import lmdb
 import numpy as np
 from tqdm import tqdm
 
+from fbi_common.errors import DataError
+from fbi_common.io import WriteError
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
@@ -33,9 +35,17 @@ def collect_files(rgb_dir: Path, folder: str) -> list[str]:
     """Every frame / landmark / mask file of a dataset folder, as keys relative to rgb_dir (POSIX, sorted)."""
     base = rgb_dir / folder
     if not base.is_dir():
-        raise FileNotFoundError(f"{base} does not exist; run preprocess.py first or fix --rgb_dir")
+        have = sorted(p.name for p in rgb_dir.iterdir() if p.is_dir()) if rgb_dir.is_dir() else []
+        raise DataError(
+            f"{base} does not exist (datasets in {rgb_dir}: {have or 'none'}); run preprocess.py first, or fix "
+            "--rgb_dir / --dataset"
+        )
     keys = []
-    for dirpath, dirnames, filenames in os.walk(base):
+
+    def refuse(err: OSError) -> None:
+        raise DataError(f"cannot list {err.filename}: {err.strerror or err}; fix its permissions") from None
+
+    for dirpath, dirnames, filenames in os.walk(base, onerror=refuse):
         rel_parts = Path(dirpath).relative_to(base).parts
         if any(k in rel_parts for k in KINDS):
             keys += [
@@ -45,6 +55,15 @@ def collect_files(rgb_dir: Path, folder: str) -> list[str]:
             ]
         dirnames.sort()
     return sorted(keys)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise DataError(
+            f"cannot read {path}: {e.strerror or e}; fix or re-create the file, then re-run"
+        ) from None
 
 
 def _put_batch(env: lmdb.Environment, items: list[tuple[bytes, bytes]]) -> lmdb.Environment:
@@ -59,6 +78,10 @@ def _put_batch(env: lmdb.Environment, items: list[tuple[bytes, bytes]]) -> lmdb.
             new = env.info()["map_size"] * 2
             log.info("LMDB map full; growing to %.1f GB", new / 2**30)
             env.set_mapsize(new)
+        except lmdb.Error as e:
+            raise WriteError(
+                f"cannot write to the LMDB {env.path()}: {e}; check free space and permissions"
+            ) from None
 
 
 def write_lmdb(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -67,12 +90,20 @@ def write_lmdb(cfg: dict[str, Any]) -> dict[str, Any]:
     folder = family_folder(cfg["dataset"])
     keys = collect_files(rgb_dir, folder)
     if not keys:
-        raise FileNotFoundError(f"no frames/landmarks/masks files under {rgb_dir / folder}")
+        raise DataError(
+            f"no frames/landmarks/masks files under {rgb_dir / folder} (expected <video dir>/frames/<video>/"
+            "<idx>.png); run preprocess.py for it first"
+        )
     path = lmdb_path(cfg["lmdb_dir"], cfg["dataset"])
-    path.mkdir(parents=True, exist_ok=True)
-    env = lmdb.open(
-        str(path), map_size=int(float(cfg["map_size_gb"]) * 2**30), readahead=False, meminit=False
-    )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        env = lmdb.open(
+            str(path), map_size=int(float(cfg["map_size_gb"]) * 2**30), readahead=False, meminit=False
+        )
+    except (OSError, lmdb.Error) as e:
+        raise WriteError(
+            f"cannot create the LMDB {path}: {e}; check lmdb_dir, free space and permissions"
+        ) from None
     try:
         todo = _pending(env, rgb_dir, keys)
         log.info(
@@ -80,7 +111,7 @@ def write_lmdb(cfg: dict[str, Any]) -> dict[str, Any]:
         )
         batch: list[tuple[bytes, bytes]] = []
         for k in tqdm(todo, desc=f"lmdb {folder}", unit="file", dynamic_ncols=True):
-            batch.append((k.encode(), (rgb_dir / k).read_bytes()))
+            batch.append((k.encode(), _read(rgb_dir / k)))
             if len(batch) >= cfg["batch"]:
                 env = _put_batch(env, batch)
                 batch = []
@@ -132,7 +163,7 @@ def verify_lmdb(path: Path, rgb_dir: Path, keys: list[str], samples: int, seed: 
     finally:
         env.close()
     if missing or bad:
-        raise RuntimeError(
+        raise DataError(
             f"LMDB verification failed for {path}: {len(missing)} missing keys (e.g. {missing[:3]}), "
             f"{len(bad)} values differing from the files (e.g. {bad[:3]}); re-run dataset2lmdb.py"
         )

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
-from .adapters import get_adapter
+from .adapters import LayoutError, get_adapter
 from .adapters.base import VideoJob
 from .align import TEMPLATE_112
 from .face import FaceEngine, landmark_model_path
@@ -65,7 +65,7 @@ def _copy_meta(adapter, root: Path, out: Path, cfg: dict[str, Any]) -> None:
     files = [p for pat in adapter.meta_files for p in root.glob(pat) if p.is_file()]
     if cfg["dataset"] == "custom":
         files = []
-        src = Path(cfg["labels"]) if cfg.get("labels") else root / "labels.csv"
+        src = adapter.labels_path(root, cfg)
         dst = out / "labels.csv"
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
@@ -96,6 +96,8 @@ def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]
     root = resolve_path(cfg["root"])
     out = output_folder(cfg)
     jobs = adapter.list_videos(root, cfg)
+    if not jobs:
+        raise LayoutError(f"no videos found under --root {root} for {cfg['dataset']}. {adapter.layout_hint}")
     _, lm_name = landmark_model_path(str(cfg["landmarks"]))
     hash_ = settings_hash(cfg, lm_name)
     ledger = Ledger(resolve_path(cfg["ledger"]) if cfg.get("ledger") else out / "preprocess_ledger.jsonl")
