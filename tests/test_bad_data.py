@@ -4,6 +4,7 @@ naming the file and the fix, and everything bad_frame_policy=drop leaves out is 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -211,7 +212,23 @@ def test_index_time_drops_travel_with_the_dataset(tmp_path, fbi_log):
     assert "1 video(s) dropped at index time" in fbi_log.text
 
 
-def test_training_run_reports_every_dropped_frame(demo_data, tmp_path, fbi_log):
+@pytest.fixture()
+def own_logging():
+    """An in-process run calls setup_logging (propagation off, a log.txt handler): undo it afterwards."""
+    logger = logging.getLogger("fbi")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    yield
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+        if h not in handlers:
+            h.close()
+    for h in handlers:
+        logger.addHandler(h)
+    logger.setLevel(level)
+    logger.propagate = propagate
+
+
+def test_training_run_reports_every_dropped_frame(demo_data, tmp_path, own_logging):
     """bad_frame_policy=drop: the train log, val and test metrics.json and results.json count the drops."""
     from training.config import load_config
     from training.trainer.runner import run_training
