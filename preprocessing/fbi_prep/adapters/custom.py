@@ -87,9 +87,11 @@ def read_labels(path: Path, root: Path | None = None) -> dict[str, dict[str, str
         raise LayoutError(f"{path}: not UTF-8 text (byte {e.start}); save the CSV as UTF-8") from None
     except csv.Error as e:
         raise LayoutError(f"{path}: not a readable CSV ({e})") from None
+    if len(problems) == 1:
+        raise LayoutError(f"{path} {problems[0]}")
     if problems:
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise LayoutError(f"{path} has {len(problems)} bad row(s):\n  " + "\n  ".join(problems[:20]) + more)
+        raise LayoutError(f"{path} has {len(problems)} bad rows:\n  " + "\n  ".join(problems[:20]) + more)
     if not rows:
         raise LayoutError(f"{path} lists no videos; add one row per video: path,label[,split,identity]")
     return rows
