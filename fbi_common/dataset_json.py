@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fbi_common.datasets import SPLITS
 from fbi_common.errors import DataError
 
-SPLITS = ("train", "val", "test")
 EXPECTED = (
     "{Dataset: {LabelName: {split: {[compression:] {video: {'label': LabelName, 'frames': [...], "
     "'masks'?: [...]}}}}}} with split in train/val/test"

@@ -13,12 +13,11 @@ import numpy as np
 import yaml
 
 from fbi_common.dataset_json import dataset_node, iter_videos, read_json
+from fbi_common.datasets import SPLITS
 from fbi_common.errors import DataError
 from fbi_common.paths import REPO_ROOT, resolve_path
 
 from .lmdb_io import decode_value, lmdb_path
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -117,7 +116,7 @@ def _check_landmark(store: _Store, key: str) -> str | None:
 
 
 def landmark_key(frame_key: str) -> str:
-    """`.../frames/<video>/<idx>.png` -> `.../landmarks/<video>/<idx>.npy` (DESIGN §2 sibling layout)."""
+    """`.../frames/<video>/<idx>.png` -> `.../landmarks/<video>/<idx>.npy` (docs/DESIGN.md §2 sibling layout)."""
     p = PurePosixPath(frame_key)
     return str(p.parent.parent.parent / "landmarks" / p.parent.name / f"{p.stem}.npy")
 

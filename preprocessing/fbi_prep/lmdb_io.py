@@ -16,6 +16,7 @@ from tqdm import tqdm
 from fbi_common.errors import DataError
 from fbi_common.io import WriteError
 from fbi_common.logging import get_logger
+from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
 
 from .adapters import family_folder
@@ -23,7 +24,7 @@ from .adapters import family_folder
 log = get_logger("dataset2lmdb")
 
 KINDS = ("frames", "landmarks", "masks")
-EXTS = (".png", ".jpg", ".jpeg", ".npy")
+EXTS = (*IMAGE_EXTS, ".npy")  # frames/masks and landmarks
 
 
 def lmdb_path(lmdb_dir: str | Path, dataset: str) -> Path:

@@ -1,4 +1,4 @@
-"""Processed frame folders -> `dataset_json/<Dataset>.json` (DESIGN §2), with official or seeded splits."""
+"""Processed frame folders -> `dataset_json/<Dataset>.json` (docs/DESIGN.md §2), with official or seeded splits."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from fbi_common.datasets import SPLITS
 from fbi_common.io import atomic_write_json
 from fbi_common.logging import get_logger
+from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
 
 from .adapters import LayoutError, get_adapter
@@ -20,11 +22,9 @@ from .splits import stratified_split
 
 log = get_logger("rearrange")
 
-SPLITS = ("train", "val", "test")
 SHARED_LABELS = {
     "FF-real"
 }  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
-IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 _FACE_SUFFIX = re.compile(r"^(.*?)(_face\d+)?$")
 
 

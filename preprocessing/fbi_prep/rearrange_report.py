@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from fbi_common.datasets import SPLITS
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
@@ -17,7 +18,6 @@ log = get_logger("rearrange")
 
 REPORT_NAME = "rearrange_report.json"  # next to the frames: every skipped video, by reason
 SHOWN = 50  # lines per list in the console; the report file has them all
-SPLITS = ("train", "val", "test")
 
 
 def _source_list(adapter, cfg: dict[str, Any], base: Path, meta: Any) -> tuple[list[str] | None, str]:

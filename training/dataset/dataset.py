@@ -9,6 +9,7 @@ import numpy as np
 from torch.utils.data import Dataset, default_collate
 
 from fbi_common.logging import get_logger
+from training.config.choices import BAD_FRAME_POLICIES
 from training.dataset.index import VideoRecord, identity_of
 from training.dataset.readers import FileReader, FrameError, FrameNotFound, LmdbReader
 from training.dataset.sampling import select_frames, video_seed
@@ -16,7 +17,6 @@ from training.dataset.transforms import FrameTransform
 
 log = get_logger("dataset")
 
-BAD_FRAME_POLICIES = ("error", "drop")
 DROPPED_KEY = "dropped"  # batch key: descriptions of the items bad_frame_policy=drop removed
 DROPPED_LIST_CAP = 100  # how many dropped files a report lists by name (the count is always exact)
 

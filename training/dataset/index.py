@@ -25,25 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from fbi_common.dataset_json import dataset_node, label_splits, read_json, split_videos
+from fbi_common.datasets import SPLITS, dataset_folder
 from fbi_common.errors import DataError
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
+from training.config.choices import IDENTITY_RULES
 
 log = get_logger("dataset.index")
 
-SPLITS = ("train", "val", "test")
-# Datasets whose JSON (in DeepfakeBench) nests a compression level, and whose frames live in the
-# FaceForensics++ folder / share `FaceForensics++_lmdb`.
-FF_FAMILY = (
-    "FaceForensics++",
-    "FF-DF",
-    "FF-F2F",
-    "FF-FS",
-    "FF-NT",
-    "FaceShifter",
-    "DeepFakeDetection",
-)
-IDENTITY_RULES = ("target", "source", "video")
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 _DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
@@ -62,11 +51,6 @@ class VideoRecord:
     frames: list[str]
     masks: list[str] | None = None
     landmarks: list[str] | None = None
-
-
-def dataset_folder(dataset: str) -> str:
-    """Folder under `rgb_dir` (and LMDB env prefix) that holds a dataset's frames."""
-    return "FaceForensics++" if dataset in FF_FAMILY else dataset
 
 
 def _parts(path: str | Path) -> list[str]:

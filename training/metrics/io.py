@@ -21,14 +21,6 @@ PREDICTION_COLUMNS = ("video_key", "frame", "label", "label_name", "prob")
 REQUIRED_READ_COLUMNS = ("video_key", "frame", "label", "prob")
 
 
-def _atomic_write_text(path: Path, write) -> None:
-    """`write(f)` into a text buffer, then one atomic write: a crash never leaves half a file, and a
-    failed write (disk full, read-only) is a `WriteError` naming the path."""
-    buf = io.StringIO(newline="")
-    write(buf)
-    atomic_write_text(path, buf.getvalue())
-
-
 def _rows_from(rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]) -> tuple[list[str], list[dict]]:
     """Columns (required first, extras in first-seen order) and rows as dicts, from rows or columns."""
     if isinstance(rows, Mapping):
@@ -66,18 +58,14 @@ def _cell(col: str, value: Any, i: int) -> str:
 def write_predictions_csv(
     path: str | Path, rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]
 ) -> Path:
-    """Write per-frame predictions; ``rows`` is a list of dicts or a dict of equal-length columns."""
-    path = Path(path)
+    """Write per-frame predictions (atomically); ``rows`` is a list of dicts or a dict of equal-length columns."""
     columns, rows = _rows_from(rows)
-
-    def write(f) -> None:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(columns)
-        for i, r in enumerate(rows):
-            w.writerow([_cell(c, r[c], i) for c in columns])
-
-    _atomic_write_text(path, write)
-    return path
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for i, r in enumerate(rows):
+        w.writerow([_cell(c, r[c], i) for c in columns])
+    return atomic_write_text(path, buf.getvalue())
 
 
 def _parse(path: Path, line: int, col: str, text: str) -> float | int:
@@ -158,11 +146,9 @@ def _json_safe(obj: Any) -> Any:
 
 
 def write_metrics_json(path: str | Path, metrics: Mapping[str, Any]) -> Path:
-    """Write metrics as indented JSON; undefined values (NaN) become null."""
-    path = Path(path)
+    """Write metrics as indented JSON (atomically); undefined values (NaN) become null."""
     text = json.dumps(_json_safe(metrics), indent=2, allow_nan=False)
-    _atomic_write_text(path, lambda f: f.write(text + "\n"))
-    return path
+    return atomic_write_text(path, text + "\n")
 
 
 def format_metric(v: Any, digits: int = 4) -> str:

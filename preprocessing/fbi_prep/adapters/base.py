@@ -8,11 +8,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fbi_common.errors import DataError
+from fbi_common.media import is_video
 
 # Entry.split of a video without an official split that rearrange assigns, together with the others,
 # by a seeded, identity-disjoint split stratified by class (splits.stratified_split).
 SEEDED = "seeded"
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
 class LayoutError(DataError):
@@ -65,7 +65,7 @@ def find_videos(folder: Path) -> list[Path]:
     found = []
     for dirpath, dirnames, filenames in os.walk(folder, onerror=note, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if d not in ("frames", "masks", "landmarks"))
-        found += [Path(dirpath) / f for f in filenames if Path(f).suffix.lower() in VIDEO_EXTS]
+        found += [Path(dirpath) / f for f in filenames if is_video(Path(f))]
     if unreadable:
         raise LayoutError(
             f"cannot list {len(unreadable)} folder(s) under {folder}: {unreadable[:5]}; fix their "

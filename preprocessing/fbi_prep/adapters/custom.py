@@ -6,6 +6,7 @@ import csv
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fbi_common.datasets import SPLITS
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
@@ -14,7 +15,6 @@ from .base import SEEDED, Adapter, Entry, LayoutError, VideoJob, find_videos, jo
 log = get_logger("preprocess.custom")
 
 LABELS = {"real": 0, "0": 0, "fake": 1, "1": 1}
-SPLITS = ("train", "val", "test")
 
 
 def _rel_path(raw: str, root: Path | None) -> str:
