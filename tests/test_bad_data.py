@@ -266,3 +266,30 @@ def test_training_run_reports_every_dropped_frame(demo_data, tmp_path, own_loggi
 def test_fbi_errors_keep_their_message_through_the_cli_wrapper():
     e = DataError("x.json: invalid JSON at line 3, column 7: Expecting ','; fix the file")
     assert isinstance(e, FBIError) and error_message(e) == str(e)
+
+
+def test_missing_rgb_dir_stops_even_under_drop_and_shared_frames_are_refused(tmp_path):
+    _toy(tmp_path)
+    ds = _dataset(tmp_path, bad_frame_policy="drop")
+    shutil.rmtree(tmp_path / "rgb")
+    with pytest.raises(DataError, match=r"rgb_dir .*rgb does not exist.*set rgb_dir") as e:
+        ds[0]
+    assert not isinstance(e.value, FrameError)  # not droppable: nothing would be left
+    one = [FRAME]
+    doc = {
+        "Toy": {"Toy_real": {"train": {"a": {"frames": one}}}, "Toy_fake": {"train": {"b": {"frames": one}}}}
+    }
+    _toy(tmp_path, doc=doc)
+    with pytest.raises(DataError, match=r"frame .*000.png is listed by two videos of split 'train'"):
+        build_index("Toy", "train", _cfg(tmp_path))
+
+
+def test_a_test_set_whose_every_frame_was_dropped_is_an_error(tmp_path):
+    from training.trainer.evaluator import score_and_write
+
+    gone = {"index": 0, "video_key": "Toy/Toy_real/v", "frame": FRAME, "reason": "empty file"}
+    preds = {k: [] for k in ("index", "video_key", "frame", "label", "label_name", "prob")}
+    with pytest.raises(
+        DataError, match=r"Toy: every frame was dropped .*1 frames, e.g. .*000.png: empty file"
+    ):
+        score_and_write(preds | {"dropped": [gone]}, tmp_path / "Toy", video_agg="mean", threshold=None)

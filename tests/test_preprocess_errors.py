@@ -339,3 +339,19 @@ def test_metrics_cli_refuses_bad_csvs_and_shows_undefined_metrics_as_na(tmp_path
     assert p.returncode == 0, p.stderr
     assert "n/a" in p.stdout and "nan" not in p.stdout.lower() and "only one class" in p.stdout
     assert str(tmp_path / "one.csv") in p.stdout
+
+
+def test_unknown_dataset_and_unwritable_output(tmp_path):
+    with pytest.raises(
+        LayoutError, match=r"unknown --dataset 'celeb-df-v2' \(did you mean 'Celeb-DF-v2'\?\)"
+    ):
+        get_adapter("celeb-df-v2")
+    from fbi_common.io import WriteError
+    from preprocessing.fbi_prep.runner import run
+
+    raw = tmp_path / "Mine"
+    _labels(raw, ["a.mp4,real"])
+    (tmp_path / "taken").write_text("a file where the output folder should go")
+    cfg = load_section("preprocess") | {"dataset": "custom", "root": str(raw), "out": str(tmp_path / "taken")}
+    with pytest.raises(WriteError, match=r"cannot write to the output folder .*taken/Mine"):
+        run(cfg)

@@ -159,7 +159,12 @@ def verify_lmdb(path: Path, rgb_dir: Path, keys: list[str], samples: int, seed: 
                 if v is None or v != (rgb_dir / k).read_bytes():
                     bad.append(k)
                     continue
-                decode_value(k, v)
+                try:
+                    decode_value(k, v)
+                except ValueError as e:
+                    raise DataError(
+                        f"{rgb_dir / k} does not decode ({e}); re-run preprocess.py for its video, then dataset2lmdb.py"
+                    ) from None
             entries = env.stat()["entries"]
     finally:
         env.close()

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from fbi_common.face import FaceEngine, landmark_model_path
 from fbi_common.face.align import TEMPLATE_112
-from fbi_common.io import atomic_write_json
+from fbi_common.io import WriteError, atomic_write_json
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
@@ -105,8 +105,15 @@ def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]
     n_done = len(jobs) - len(todo)
     if cfg["limit"]:
         todo = todo[: cfg["limit"]]
-    _copy_meta(adapter, root, out, cfg)
-    _write_run_meta(out, cfg, lm_name, hash_)
+    try:
+        _copy_meta(adapter, root, out, cfg)
+        _write_run_meta(out, cfg, lm_name, hash_)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(
+            f"cannot write to the output folder {out}: {e.strerror or e}; check --out, free space and permissions"
+        ) from None
     log.info(
         "%s: %d videos found, %d already done (ledger %s), %d to process with %d worker(s); landmarks: %s",
         adapter.folder_for(cfg), len(jobs), n_done, ledger.path, len(todo), cfg["workers"], lm_name,

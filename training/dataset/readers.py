@@ -36,7 +36,7 @@ class FrameNotFound(FrameError):
 
 
 class LmdbMissing(DataError, FileNotFoundError):
-    """A whole LMDB environment is missing: never a droppable bad frame, always a stop."""
+    """A whole LMDB environment (or the whole rgb_dir) is missing: never a droppable bad frame, always a stop."""
 
 
 def _frame_error(path: str, reason: str, missing: bool = False) -> FrameError:
@@ -106,6 +106,11 @@ class FileReader:
         try:
             return path.read_bytes()
         except FileNotFoundError:
+            if not Path(rel).is_absolute() and not self.rgb_dir.is_dir():
+                raise LmdbMissing(
+                    f"rgb_dir {self.rgb_dir} does not exist (reading {rel}); set rgb_dir to the folder "
+                    "preprocess.py wrote (or lmdb: true with lmdb_dir)"
+                ) from None
             raise _frame_error(str(path), "file not found", missing=True) from None
         except OSError as e:
             raise _frame_error(str(path), f"cannot read file ({e.strerror or e})") from None

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fbi_common.errors import DataError
 from fbi_common.logging import get_logger
 from training.dataset.dataset import DROPPED_LIST_CAP, DropLog
 from training.metrics import compute_metrics, write_metrics_json, write_predictions_csv
@@ -91,6 +92,12 @@ def score_and_write(
     What bad_frame_policy=drop left out is stamped into the metrics (`n_dropped`, `dropped_frames`,
     `n_dropped_videos`, `dropped_videos`; lists capped, counts exact) and logged.
     """
+    if not preds["label"] and preds.get("dropped"):
+        first = preds["dropped"][0]
+        raise DataError(
+            f"{out_dir.name}: every frame was dropped by bad_frame_policy: drop ({len(preds['dropped'])} frames, "
+            f"e.g. {first['frame']}: {first['reason']}); fix or re-create the files, or check rgb_dir / lmdb_dir"
+        )
     metrics = compute_metrics(
         np.asarray(preds["label"]),
         np.asarray(preds["prob"]),
