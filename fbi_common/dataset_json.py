@@ -2,7 +2,7 @@
 
 Shared by the training index (`training/dataset/index.py`) and the dataset doctor
 (`preprocessing/fbi_prep/doctor.py`), so both accept and refuse exactly the same files. The shape
-(DESIGN §2) is `{Dataset: {LabelName: {split: {[compression:] {video: {"label", "frames", "masks"?}}}}}}`
+(docs/DESIGN.md §2) is `{Dataset: {LabelName: {split: {[compression:] {video: {"label", "frames", "masks"?}}}}}}`
 plus optional top-level metadata keys starting with `_` (`_label_dict` for custom data).
 
 Checks: the file is valid UTF-8 JSON (else the line and column of the problem); no object repeats

@@ -78,7 +78,7 @@ def _policy_split(entry, policy: str) -> list[str]:
 
 
 def is_real(label: str) -> bool:
-    """Every real label name of DESIGN §2 (FF-real, DFDC_Real, NAME_real, ...) ends in 'real'."""
+    """Every real label name of docs/DESIGN.md §2 (FF-real, DFDC_Real, NAME_real, ...) ends in 'real'."""
     return label.lower().endswith("real")
 
 

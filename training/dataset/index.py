@@ -133,7 +133,7 @@ def _make_record(
         landmarks = [derive_sibling(f, "landmarks", ".npy") for f in frames]
     except ValueError as e:
         raise DataError(
-            f"{where}: video '{video}': {e} (DESIGN §2 layout: .../frames/<video>/<idx>.png)"
+            f"{where}: video '{video}': {e} (docs/DESIGN.md §2 layout: .../frames/<video>/<idx>.png)"
         ) from None
     return VideoRecord(
         dataset=ds,
