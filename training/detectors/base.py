@@ -141,10 +141,10 @@ class TimmDetector(BaseDetector):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.backbone.num_features, 2)
         size = int(image_size) if image_size is not None else self.backbone.image_size
-        self.input_spec = {"size": size, "mean": self.backbone.mean, "std": self.backbone.std}
+        self.set_input_spec(size, self.backbone.mean, self.backbone.std)
 
     def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:
-        feat = self.backbone(batch["image"])
+        feat = self.backbone(self.normalize(batch["image"]))
         logits = self.head(self.dropout(feat))
         return {"cls": logits, "prob": self.fake_prob(logits), "feat": feat}
 
