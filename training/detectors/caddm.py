@@ -136,7 +136,7 @@ class CADDMDetector(BaseDetector):
             extra, boxes = multi_scale_facial_swap(x01, y, groups, self.cfg["mfs_prob"], self.cfg["windows"])
             x01 = torch.cat([x01, extra])
             pred["mfs_boxes"] = boxes
-        f, maps, end = self._features((x01 - self.pixel_mean) / self.pixel_std)
+        f, maps, end = self._features(self.normalize(x01))
         feat = self.backbone.pool(f) + end.flatten(1)
         logits = self.fc(feat)
         n = images.shape[0]
