@@ -107,3 +107,15 @@ def test_build_train_sampler_checks_the_config():
         build_train_sampler(
             only_real, {**cfg, "sampler": "balanced", "train_batchSize": 8}, distributed=False
         )
+
+
+def test_every_sampler_choice_builds_and_the_schema_refuses_others():
+    from training.config import choices, load_config
+    from training.config.schema import ENUMS
+
+    cfg = {"train_batchSize": 8, "manualSeed": 0}
+    built = {k: type(build_train_sampler(FFPP, {**cfg, "sampler": k}, False)) for k in choices.SAMPLERS}
+    assert built == {"random": type(None), "balanced": BalancedSampler, "paired": PairedSampler}
+    assert ENUMS["sampler"] == choices.SAMPLERS
+    with pytest.raises(Exception, match="did you mean 'paired'"):
+        load_config("training/config/detector/clip_demo.yaml", None, ["sampler=pairde"])

@@ -24,11 +24,10 @@ import torch.distributed as dist
 from torch.utils.data import Sampler
 
 from fbi_common.logging import get_logger
+from training.config.choices import SAMPLERS
 from training.dataset.pairing import pair_group
 
 log = get_logger("dataset.samplers")
-
-SAMPLERS = ("random", "balanced", "paired")
 
 
 class _PairSampler(Sampler[int]):
