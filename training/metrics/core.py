@@ -142,7 +142,7 @@ def _one_class_note(y: np.ndarray, what: str) -> str | None:
         return None
     return (
         f"{what}: only one class present ({n_real} real, {n_fake} fake); AUC/EER/AP/TNR@TPR95 are "
-        "undefined and reported as NaN (null in JSON). Accuracy is still computed."
+        "undefined (n/a; null in JSON). Accuracy is still computed."
     )
 
 
@@ -190,7 +190,7 @@ def _fake_vs_real_auc(y: np.ndarray, p: np.ndarray, mask: np.ndarray, what: str,
     """AUC of the samples in ``mask`` (one fake label) against every real sample of the set."""
     sel = mask | (y == 0)
     if not (y[sel] == 0).any():
-        msg = f"{what}: no real samples in this set to compare against; AUC is NaN"
+        msg = f"{what}: no real samples in this set to compare against; AUC is undefined (n/a)"
         logger.warning(msg)
         notes.append(msg)
         return NAN
@@ -243,7 +243,7 @@ def compute_metrics(
     vkeys, vy, vp = aggregate_videos(video_keys, y, p, video_agg)
     if threshold is None:
         notes.append(
-            "no calibrated threshold given: frame_acc_calibrated and video_acc_calibrated are NaN "
+            "no calibrated threshold given: frame_acc_calibrated and video_acc_calibrated are undefined (n/a) "
             "(pass threshold=calibrate_threshold(val_labels, val_probs))"
         )
     else:

@@ -105,7 +105,7 @@ class Selection(HookBase):
             self.best_metric, self.best_epoch, self.best_threshold = value, t.epoch, threshold
 
     def _score(self, preds: dict[str, Any]) -> tuple[float | None, float | None, bool]:
-        from training.metrics import calibrate_threshold
+        from training.metrics import calibrate_threshold, format_metric
 
         t = self.trainer
         out = self.run_dir / "val" / f"epoch_{t.epoch:03d}"
@@ -120,13 +120,10 @@ class Selection(HookBase):
             self.best_metric is None
             or (value > self.best_metric if self.higher else value < self.best_metric)
         )
-        shown = "n/a" if value is None else f"{value:.4f}"
-        video = metrics.get("video_auc")
-        video = "n/a" if video is None or math.isnan(video) else f"{video:.4f}"
-        thr = "n/a" if threshold is None else f"{threshold:.3f}"
         log.info(
             "val epoch %d: %s=%s video_auc=%s threshold=%s%s",
-            t.epoch, self.key, shown, video, thr, " (best)" if better else "",
+            t.epoch, self.key, format_metric(value), format_metric(metrics.get("video_auc")),
+            "n/a" if threshold is None else f"{threshold:.3f}", " (best)" if better else "",
         )  # fmt: skip
         if value is None:
             n_fake = int(labels.sum())

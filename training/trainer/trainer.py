@@ -11,11 +11,12 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from fbi_common.errors import FBIError
 from fbi_common.logging import get_logger
+from training.dataset.dataset import DropLog
 from training.trainer.build import autocast, to_device
 from training.trainer.distributed import DistInfo
 from training.trainer.hooks import HookBase
@@ -77,6 +78,7 @@ class Trainer:
         self.hooks = hooks
         for h in hooks:
             h.trainer = self
+        self.drops = DropLog()  # training frames dropped by bad_frame_policy=drop, reported per epoch
 
     @property
     def finished(self) -> bool:
@@ -144,7 +146,7 @@ class Trainer:
 
     def _train_epoch(self) -> None:
         sampler = self.train_loader.sampler
-        if isinstance(sampler, DistributedSampler):
+        if hasattr(sampler, "set_epoch"):  # DistributedSampler, balanced/paired samplers
             sampler.set_epoch(self.epoch)
         self.step_module.train()
         loader = self.train_loader
@@ -157,6 +159,7 @@ class Trainer:
                    leave=False)  # fmt: skip
         micro = self.batches_done
         for batch in bar:
+            batch = self.drops.take(batch)
             if batch is None:  # every item dropped by bad_frame_policy=drop
                 continue
             sync = (micro + 1) % self.accum == 0
@@ -174,6 +177,8 @@ class Trainer:
                 break
         if not self.stopped:
             self.batches_done = 0
+        self.drops.report(f"train epoch {self.epoch + 1}")
+        self.drops.reset()
 
     def _micro_step(self, batch: dict[str, Any], sync: bool) -> dict[str, torch.Tensor]:
         ctx = self.step_module.no_sync() if (self.dist.distributed and not sync) else contextlib.nullcontext()
