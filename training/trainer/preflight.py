@@ -4,7 +4,9 @@ is built, with every problem reported together (a typo in --test_dataset no long
 Per split (train, the selection split, test) and dataset: the JSON resolves and parses, the frame root
 (`rgb_dir` or `lmdb_dir`) exists, and one frame per label is actually read and decoded (plus its mask
 when masks are used, its landmarks when `with_landmark` is on). `log_dir` (or the output folder) must
-be writable. A validation split with one class cannot select a checkpoint: that is a warning.
+be writable. A validation split with one class cannot select a checkpoint: that is a warning. Under
+`bad_frame_policy: drop` an unreadable frame is a warning (it will be dropped and counted) unless no
+checked frame of a dataset's split could be read, or the frame root does not exist.
 """
 
 from __future__ import annotations
@@ -65,13 +67,15 @@ def _writable(folder: Path, key: str) -> str | None:
     return None
 
 
-def _read_one(reader, rec: VideoRecord, cfg: dict, mask_reason: str | None) -> list[str]:
-    """Read the first frame of `rec` (and its mask/landmarks when used); problems as messages."""
+def _read_one(reader, rec: VideoRecord, cfg: dict, mask_reason: str | None) -> tuple[bool, list[str]]:
+    """Read the first frame of `rec` (and its mask/landmarks when used): (frame readable, problems)."""
     where = f"video {rec.key} ({rec.split} split)"
     try:
         reader.read_image(rec.frames[0])
     except (FrameError, OSError) as e:
-        return [f"{where}: {e}. Check rgb_dir/lmdb_dir and the JSON's frame paths, or re-run preprocessing"]
+        return False, [
+            f"{where}: {e}. Check rgb_dir/lmdb_dir and the JSON's frame paths, or re-run preprocessing"
+        ]
     problems = []
     if (cfg["with_mask"] or mask_reason) and rec.label != 0:  # real videos have no mask (all zero)
         try:
@@ -92,7 +96,7 @@ def _read_one(reader, rec: VideoRecord, cfg: dict, mask_reason: str | None) -> l
             problems.append(
                 f"{where}: landmarks unreadable ({e}); re-run preprocessing or set with_landmark: false"
             )
-    return problems
+    return True, problems
 
 
 def _one_class_warning(split: str, names: list[str], records: list[VideoRecord]) -> str | None:
@@ -113,6 +117,7 @@ def check_data(cfg: dict, splits: tuple[str, ...]) -> tuple[list[str], list[str]
     problems: list[str] = []
     warnings: list[str] = []
     read_problems: list[str] = []
+    drop = cfg.get("bad_frame_policy") == "drop"
     mask_reason = masks_needed(cfg)
     if mask_reason and not cfg["with_mask"]:
         problems.append(f"{mask_reason} but with_mask is false: set with_mask: true")
@@ -128,15 +133,19 @@ def check_data(cfg: dict, splits: tuple[str, ...]) -> tuple[list[str], list[str]
                 continue
             split_records.extend(records)
             firsts = {r.label_name: r for r in reversed(records)}  # the first video of each label
-            for rec in firsts.values():
-                read_problems.extend(_read_one(reader, rec, cfg, mask_reason))
+            checks = [_read_one(reader, rec, cfg, mask_reason) for rec in firsts.values()]
+            found = [p for _, ps in checks for p in ps]
+            if drop and any(ok for ok, _ in checks):  # the user allows dropping bad frames
+                warnings += [f"{p} (bad_frame_policy: drop: it will be dropped and counted)" for p in found]
+            else:
+                read_problems += found
         if split == "val" and split_records and (note := _one_class_warning(split, names, split_records)):
             warnings.append(note)
     root_key = "lmdb_dir" if cfg.get("lmdb") else "rgb_dir"
     root = resolve_path(cfg[root_key])
-    if read_problems and not root.is_dir():  # one cause, one message
-        read_problems = [f"{root_key} {root} does not exist, so no frame can be read ({len(read_problems)} "
-                         f"checked); set {root_key} (--opts {root_key}=DIR) to the preprocessed data"]  # fmt: skip
+    if (read_problems or (drop and warnings)) and not root.is_dir():  # one cause, one message
+        read_problems = [f"{root_key} {root} does not exist, so no frame can be read; set {root_key} "
+                         f"(--opts {root_key}=DIR) to the preprocessed data"]  # fmt: skip
     problems.extend(read_problems)
     return problems, warnings
 
