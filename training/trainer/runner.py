@@ -7,11 +7,11 @@ from typing import Any
 
 import torch
 
-from fbi_common.io import atomic_write_json
 from fbi_common.logging import get_logger, setup_logging
 from fbi_common.paths import existing_path, resolve_path
 from training.config import save_config
 from training.dataset import build_dataset, build_index, build_loader, identity_of
+from training.metrics import write_metrics_json
 from training.trainer.build import amp_dtype, build_detector, build_optimizer, data_info, input_spec
 from training.trainer.checkpoint import (
     clean_checkpoint_folder,
@@ -191,7 +191,7 @@ def evaluate_sets(
             )
     if not dist_info.is_main:
         return None
-    path = atomic_write_json(out_root / "results.json", results, default=lambda x: None)
+    path = write_metrics_json(out_root / "results.json", results)  # NaN → null, like every metrics.json
     log.info("results written to %s (tested: %s)", path.resolve(), stamp["checkpoint"] or "the final weights")
     return results
 
