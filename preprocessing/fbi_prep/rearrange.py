@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from fbi_common.paths import resolve_path
 from .adapters import LayoutError, get_adapter
 from .ledger import DONE, Ledger
 from .splits import seeded_split
+from .streams import STREAM_SUFFIX
 
 log = get_logger("rearrange")
 
@@ -23,7 +23,6 @@ SHARED_LABELS = {
     "FF-real"
 }  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
-_FACE_SUFFIX = re.compile(r"^(.*?)(_face\d+)?$")
 
 
 def scan_processed(base: Path):
@@ -91,7 +90,7 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
         if finished is not None and finished.get(rel, {}).get("status") not in DONE:
             stats["skipped_unfinished"].append(rel)  # no finished ledger record: half-written or failed
             continue
-        stem, suffix = _FACE_SUFFIX.match(video).groups()
+        stem, suffix = STREAM_SUFFIX.match(video).groups()
         entry = adapter.describe(out_dir, stem, meta)
         if entry is None:
             stats["skipped_unknown"].append(rel)
@@ -129,6 +128,7 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
     adapter = get_adapter(cfg["dataset"])
     own = adapter.folder_for(cfg | {"root": cfg.get("root") or cfg.get("name") or ""})
     custom = cfg["dataset"] == "custom"
+    face = _face_pipeline(resolve_path(cfg["rgb_dir"]) / own)
     written = {}
     for name, labels in sorted(tree.items()):
         if name != own and all(lbl in SHARED_LABELS for lbl in labels):
@@ -137,6 +137,8 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
         if custom:
             # The training side merges this into label_dict, so `--train_dataset NAME` needs no config edit.
             doc["_label_dict"] = {f"{name}_real": 0, f"{name}_fake": 1}
+        if face:  # the face pipeline of these crops; DeepfakeBench-format readers ignore the key
+            doc["_preprocessing"] = face
         path = out_dir / f"{name}.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
@@ -149,6 +151,18 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
             f"no processed videos of {cfg['dataset']} found under {resolve_path(cfg['rgb_dir']) / own}"
         )
     return written
+
+
+def _face_pipeline(base: Path) -> dict | None:
+    """`face_pipeline` of the dataset's preprocess_meta.json (None for data preprocess.py did not make)."""
+    meta = base / "preprocess_meta.json"
+    if not meta.is_file():
+        return None
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("face_pipeline")
+    except (OSError, json.JSONDecodeError) as e:
+        log.warning("%s unreadable (%s); the dataset JSON will not record the face pipeline", meta, e)
+        return None
 
 
 def _counts(top: dict) -> str:

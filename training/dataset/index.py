@@ -227,6 +227,7 @@ def index_one(name: str, split: str, cfg: dict) -> list[VideoRecord]:
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
     cfg = _with_json_labels(cfg, data.pop("_label_dict", None), path)
+    data.pop("_preprocessing", None)  # face-pipeline settings for checkpoints and demo.py, not data
     if ds in data:
         top = data[ds]
     elif len(data) == 1:
