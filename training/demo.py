@@ -120,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     results, pictures = [], []
     out = resolve_path(args.out).resolve() if args.out else None
-    from tqdm import tqdm
-
-    for m in tqdm(media, desc="scoring", unit="file", dynamic_ncols=True, disable=len(media) < 2):
-        res, frames = detector.analyse(m)
+    for res, frames in detector.analyse_many(media, progress=len(media) > 1):
         results.append(res)
         if out is not None and frames:
             pictures.append(annotate(res, frames, out))

@@ -84,15 +84,18 @@ class Detector:
 
     def predict_many(self, items: Sequence[str | Path | np.ndarray], progress: bool = True) -> list[dict]:
         """Score many inputs with a progress bar; a failure is reported in that input's result only."""
-        out = []
+        return [res for res, _ in self.analyse_many(items, progress)]
+
+    def analyse_many(self, items: Sequence[str | Path | np.ndarray], progress: bool = True):
+        """Yield (result, frames) per input; an unexpected failure becomes that input's `error`, logged."""
         for item in tqdm(items, desc="scoring", unit="file", disable=not progress, dynamic_ncols=True):
             try:
-                out.append(self.predict(item))
-            except Exception as e:  # one bad file must not stop the others; the result says what happened
-                log.warning("%s: %s: %s", item if not isinstance(item, np.ndarray) else "<array>",
-                            type(e).__name__, e)  # fmt: skip
-                out.append(self._empty(self._name(item, None), "unknown", f"{type(e).__name__}: {e}"))
-        return out
+                yield self.analyse(item)
+            except Exception as e:  # one bad file must not stop the others; its result says what happened
+                name = self._name(item, None)
+                log.warning("%s: %s: %s", name, type(e).__name__, e)
+                kind = "image" if isinstance(item, np.ndarray) else kind_of(Path(item))
+                yield self._empty(name, kind, f"{type(e).__name__}: {e}"), {}
 
     def analyse(self, item, name: str | None = None) -> tuple[dict[str, Any], dict[int, np.ndarray]]:
         """(result, the decoded BGR frames) — the frames let callers draw on them."""
@@ -111,6 +114,10 @@ class Detector:
         scores = combine(probs, self.thresholds, self.rules["ensemble"], self.weights)[0] if faces else []
         return self._result(label, kind, frames, faces, probs, scores), frames
 
+    def crops_of(self, frame_bgr: np.ndarray) -> list[tuple[list | None, list[np.ndarray]]]:
+        """(box, one RGB crop per member) of every face of one frame, as the members score them."""
+        return [(box, crops) for _, _, box, crops in self._faces({0: frame_bgr})]
+
     def _faces(self, frames: dict[int, np.ndarray]) -> list[tuple[int, int, list | None, list]]:
         if not self.detect:  # every frame is an aligned face crop already
             return [
@@ -122,8 +129,12 @@ class Detector:
         for track in vf.stream_tracks:  # policy `tracks`: every track, landmarks set (and smoothed)
             for i in track.frames:
                 face = track.faces[i]
-                crops = [face_settings.as_trained(p.warp(frames[i], face).crop, s)
-                         for p, s in zip(self.pipes, self.settings, strict=True)]  # fmt: skip
+                try:
+                    crops = [face_settings.as_trained(p.warp(frames[i], face).crop, s)
+                             for p, s in zip(self.pipes, self.settings, strict=True)]  # fmt: skip
+                except ValueError as e:  # degenerate landmarks: no alignment fits; say so, keep the rest
+                    log.warning("frame %d, face %s: not scored (%s)", i, list(face.box), e)
+                    continue
                 out.append((track.id, i, list(face.box), crops))
         return out
 
