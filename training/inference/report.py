@@ -49,12 +49,21 @@ def best_frame(result: dict[str, Any]) -> int | None:
     return max(scored, key=lambda f: (len(f["tracks"]), f["score"]))["frame"]
 
 
+def _label(img: np.ndarray, text: str, org: tuple[int, int], colour, size: float) -> None:
+    """Text on a dark filled box, readable on any background."""
+    thick = max(1, round(size * 1.6))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thick)
+    x, y = max(0, org[0]), max(h + base + 2, org[1])
+    cv2.rectangle(img, (x, y - h - base - 2), (x + w + 4, y + 2), (20, 20, 20), -1)
+    cv2.putText(img, text, (x + 2, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, size, colour, thick, cv2.LINE_AA)
+
+
 def draw(frame_bgr: np.ndarray, result: dict[str, Any], idx: int) -> np.ndarray:
-    """Every face of frame `idx` boxed and labelled with its verdict and fake probability
-    ("real 0.03" / "fake 0.91"), plus the file's verdict at the top."""
+    """Every face of frame `idx` boxed and labelled with its track, verdict and fake probability
+    ("#0 real 0.03" / "#1 fake 0.91"), plus the file's verdict at the top."""
     img = frame_bgr.copy()
     thr = result["threshold"]
-    scale = max(0.4, img.shape[1] / 1000)
+    scale = max(0.45, img.shape[1] / 1400)
     for tr in result["tracks"]:
         for f in tr["frames"]:
             if f["frame"] != idx:
@@ -62,16 +71,14 @@ def draw(frame_bgr: np.ndarray, result: dict[str, Any], idx: int) -> np.ndarray:
             box = f["box"] or [0, 0, img.shape[1] - 1, img.shape[0] - 1]
             colour = _RED if f["score"] >= thr else _GREEN
             label = f"#{tr['track']} {'fake' if f['score'] >= thr else 'real'} {f['score']:.2f}"
-            cv2.rectangle(img, tuple(box[:2]), tuple(box[2:]), colour, max(1, round(2 * scale)))
-            cv2.putText(img, label, (box[0], max(14, box[1] - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale,
-                        colour, max(1, round(1.5 * scale)), cv2.LINE_AA)  # fmt: skip
+            cv2.rectangle(img, tuple(box[:2]), tuple(box[2:]), colour, max(2, round(2 * scale)))
+            _label(img, label, (box[0], box[1] - 3), colour, scale)
     score = result["score"]
     head = (
         f"{result['verdict'].upper()} {score:.2f} (threshold {thr:.2f})" if score is not None else "no face"
     )
     colour = _GREY if score is None else (_RED if score >= thr else _GREEN)
-    cv2.putText(img, head, (8, int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, colour,
-                max(1, round(2 * scale)), cv2.LINE_AA)  # fmt: skip
+    _label(img, head, (4, 0), colour, 1.4 * scale)
     return img
 
 
