@@ -9,7 +9,7 @@ import torch
 
 from fbi_common.logging import get_logger
 from training.dataset.transforms import FrameTransform
-from training.trainer.build import build_detector
+from training.trainer.build import build_detector, input_spec
 from training.trainer.checkpoint import CheckpointError, load_checkpoint, load_model_weights
 
 log = get_logger("inference")
@@ -40,7 +40,8 @@ class Predictor:
         self.device = torch.device(device)
         self.model.to(self.device).eval()
         pre = ckpt["preprocessing"]
-        self.transform = FrameTransform(pre["size"], pre["mean"], pre["std"], None)
+        # Resize only: the detector applies the checkpoint's normalisation to the uint8 pixels itself.
+        self.transform = FrameTransform(input_spec(cfg, self.model, pre)["size"])
         thr = ckpt.get("threshold")
         self.threshold = float(thr) if thr is not None else 0.5
         self.model_name = cfg["model_name"]
