@@ -3,12 +3,15 @@ identity, track does not), through preprocess.py's pipeline and the demo's Detec
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from fbi_common.face import Face, FaceEngine
 from fbi_common.face.tracks import identity_switches, link_tracks, smooth_landmarks
 from preprocessing.fbi_prep.ledger import Ledger
+from preprocessing.fbi_prep.rearrange import write_jsons
 from preprocessing.fbi_prep.runner import run
 from preprocessing.fbi_prep.settings import load_section
 from tests.media_fixtures import StubMember, swap_clip
@@ -48,7 +51,7 @@ def swap(tmp_path_factory):
     raw = root / "raw"
     raw.mkdir()
     swap_clip(raw / "swap.mp4", n_frames=8)
-    (raw / "labels.csv").write_text("path,label\nswap.mp4,fake\n")
+    (raw / "labels.csv").write_text("path,label,split\nswap.mp4,fake,train\n")
     return root
 
 
@@ -69,6 +72,13 @@ def test_largest_switches_identity_and_says_so_track_keeps_one_person(swap):
     assert rec["outputs"] == ["frames/swap_t0", "frames/swap_t1"] and len(rec["tracks"]) == 2
     for k in (0, 1):
         assert len(list((swap / "tracks/raw/frames" / f"swap_t{k}").glob("*.png"))) == 8
+    # rearrange keeps each track as its own video of the source's label and split.
+    cfg = load_section("rearrange") | {"dataset": "custom", "root": str(swap / "raw"), "name": "raw",
+                                       "rgb_dir": str(swap / "tracks"), "out": str(swap / "json")}  # fmt: skip
+    write_jsons(cfg)
+    doc = json.loads((swap / "json/raw.json").read_text())
+    assert set(doc["raw"]["raw_fake"]["train"]) == {"swap_t0", "swap_t1"}
+    assert doc["_preprocessing"]["face_policy"] == "tracks" and doc["_preprocessing"]["size"] == 256
 
 
 def test_demo_scores_both_people_as_two_tracks(swap):

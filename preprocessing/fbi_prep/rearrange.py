@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fbi_common.logging import get_logger
@@ -90,7 +90,7 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
         if finished is not None and finished.get(rel, {}).get("status") not in DONE:
             stats["skipped_unfinished"].append(rel)  # no finished ledger record: half-written or failed
             continue
-        stem, suffix = STREAM_SUFFIX.match(video).groups()
+        stem, suffix = _source_stem(video, (finished or {}).get(rel))
         entry = adapter.describe(out_dir, stem, meta)
         if entry is None:
             stats["skipped_unknown"].append(rel)
@@ -151,6 +151,17 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
             f"no processed videos of {cfg['dataset']} found under {resolve_path(cfg['rgb_dir']) / own}"
         )
     return written
+
+
+def _source_stem(folder: str, record: dict | None) -> tuple[str, str]:
+    """(source video name, stream suffix) of an output folder: from its ledger record when there is one
+    (exact even for a video whose own name ends like `_t1`), else by the `_face<k>`/`_t<k>` suffix."""
+    if record and record.get("video"):
+        src = PurePosixPath(str(record["video"]).replace("\\", "/")).stem
+        if folder.startswith(src):
+            return src, folder[len(src) :]
+    stem, suffix = STREAM_SUFFIX.match(folder).groups()
+    return stem, suffix or ""
 
 
 def _face_pipeline(base: Path) -> dict | None:

@@ -8,7 +8,6 @@ with one `prob_<k>` column per member, and `<out>/results.json`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fbi_common.errors import FBIError
+from fbi_common.io import atomic_write_json
 from fbi_common.paths import resolve_path
 from training.inference.ensemble import combine
 from training.metrics.io import read_predictions_csv, write_predictions_csv
@@ -72,5 +72,5 @@ def run_ensemble_test(
         )
         rows = {**merged, **{f"prob_{k}": probs[k].tolist() for k in range(len(preds))}}
         write_predictions_csv(out / name / "predictions.csv", {c: list(v) for c, v in rows.items()})
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=lambda x: None), encoding="utf-8")
+    atomic_write_json(out / "results.json", results, default=lambda x: None)
     return results
