@@ -149,11 +149,6 @@ def _record(ledger: Ledger, rec: dict, bar: tqdm) -> None:
     bar.update(1)
     if rec["status"] in FAILED:
         log.warning("%s: %s - %s", rec["video"], rec["status"], rec["error"])
-    elif rec.get("identity_switches"):
-        log.warning(
-            "%s: face_policy largest switched between %d people %d time(s); its crops mix identities "
-            "(face_policy track keeps one person)", rec["video"], len(rec["tracks_used"]), rec["identity_switches"],
-        )  # fmt: skip
     elif rec["status"] == "partial":
         log.info(
             "%s: %d/%d frames (%d dropped)",
@@ -162,6 +157,11 @@ def _record(ledger: Ledger, rec: dict, bar: tqdm) -> None:
             rec["frames_wanted"],
             len(rec["dropped"]),
         )
+    if rec.get("identity_switches"):
+        log.warning(
+            "%s: face_policy largest switched between %d people %d time(s); its crops mix identities "
+            "(face_policy track keeps one person)", rec["video"], len(rec["tracks_used"]), rec["identity_switches"],
+        )  # fmt: skip
 
 
 def summarize(ledger: Ledger, videos: list[str]) -> dict[str, Any]:
