@@ -1,4 +1,4 @@
-"""Processed frame folders -> `dataset_json/<Dataset>.json` (DESIGN §2), with official or seeded splits."""
+"""Processed frame folders -> `dataset_json/<Dataset>.json` (docs/DESIGN.md §2), with official or seeded splits."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from collections import Counter, defaultdict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fbi_common.io import atomic_write_json
 from fbi_common.logging import get_logger
+from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
 
 from .adapters import LayoutError, get_adapter
@@ -22,7 +24,6 @@ SPLITS = ("train", "val", "test")
 SHARED_LABELS = {
     "FF-real"
 }  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
-IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 
 
 def scan_processed(base: Path):
@@ -140,9 +141,7 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
         if face:  # the face pipeline of these crops; DeepfakeBench-format readers ignore the key
             doc["_preprocessing"] = face
         path = out_dir / f"{name}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_json(path, doc, indent=1)
         written[name] = path
         log.info("wrote %s: %s", path, _counts(doc[name]))
     _report_skips(stats)

@@ -8,10 +8,8 @@ import cv2
 import numpy as np
 
 from fbi_common.errors import FBIError
+from fbi_common.media import IMAGE_EXTS, VIDEO_EXTS, is_image, is_video
 from fbi_common.video import VideoError, decode_selected
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 
 
 class MediaError(FBIError):
@@ -24,7 +22,7 @@ def list_media(inp: str | Path) -> list[Path]:
     if p.is_file():
         return [p]
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS)
+        files = sorted(f for f in p.rglob("*") if f.is_file() and (is_image(f) or is_video(f)))
         if not files:
             raise MediaError(f"no images or videos ({list(IMAGE_EXTS + VIDEO_EXTS)}) under {p}")
         return files
@@ -32,7 +30,7 @@ def list_media(inp: str | Path) -> list[Path]:
 
 
 def kind_of(path: Path) -> str:
-    return "video" if path.suffix.lower() in VIDEO_EXTS else "image"
+    return "video" if is_video(path) else "image"
 
 
 def read_media(path: Path, num_frames: int) -> tuple[str, dict[int, np.ndarray]]:
