@@ -24,7 +24,8 @@ from fbi_common.face.tracks import (
     track_of,
 )
 
-VIDEO_POLICIES = ("track", "tracks", "largest")
+VIDEO_POLICIES = ("track", "tracks", "largest")  # linked into tracks over the video first
+FACE_POLICIES = (*VIDEO_POLICIES, "mask", "all")  # mask, all: per frame (fbi_common.face.policy)
 
 
 @dataclass

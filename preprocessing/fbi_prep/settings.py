@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from fbi_common.face.video_faces import FACE_POLICIES
 from fbi_common.video import MODES
 
 CONFIG_PATH = Path(__file__).resolve().parents[1] / "config.yaml"
@@ -17,7 +18,7 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
         "mode": MODES,
         "decode": ("grab", "seek"),
         "detector": ("hog", "cnn"),
-        "face_policy": ("track", "tracks", "largest", "mask", "all"),
+        "face_policy": FACE_POLICIES,
         "no_face": ("neighbour", "drop"),
         "landmarks": ("auto", "81", "68"),
         "image_format": ("png", "jpg"),
