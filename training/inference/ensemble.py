@@ -13,9 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from training.config.choices import VIDEO_AGGS
+
 ENSEMBLE_RULES = ("mean", "vote")
 FRAME_RULES = ("max", "mean")  # over the faces (tracks) of a frame: max = fake when any person is
-VIDEO_RULES = ("mean", "max", "median")  # over the frames of a video, as the metrics aggregate videos
+VIDEO_RULES = VIDEO_AGGS  # over the frames of a video, as the metrics aggregate videos (video_agg)
 
 
 def _weights(n: int, weights: Sequence[float] | None) -> np.ndarray:
