@@ -62,8 +62,9 @@ def run_ensemble_test(
         probs = np.stack([p["prob"][[o[key] for key in keys[0]]] for p, o in zip(preds, order, strict=True)])
         scores, thr = combine(probs, thresholds, rule, weights)
         base = preds[0]
-        merged = {"label": base["label"], "prob": scores, "video_key": base["video_key"],
-                  "frame": base["frame"], "label_name": base["label_name"]}  # fmt: skip
+        merged = {"label": [int(y) for y in base["label"]], "prob": [float(x) for x in scores],
+                  "video_key": list(base["video_key"]), "frame": list(base["frame"]),
+                  "label_name": list(base["label_name"] or [""] * len(scores))}  # fmt: skip
         stamp = {"ensemble": rule, "ensemble_weights": None if weights is None else list(weights),
                  "members": [{"weights_path": str(w), "threshold": t}
                              for w, t in zip(weights_paths, thresholds, strict=True)]}  # fmt: skip
