@@ -27,7 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.common import AnalysisError, input_path, save_csv, save_figure, save_json, slug  # noqa: E402
+from analysis.common import AnalysisError, input_path, out_path, save_csv, save_figure, save_json, slug  # noqa: E402
 from analysis.plot_roc import prediction_files, read_predictions, roc_pr_figure  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
@@ -152,7 +152,7 @@ def make_figures(
             raise AnalysisError(f"no predictions for {sorted(missing)} under {run_dir} (it has {have})")
         curves = [(n, p) for n, p in curves if p.parent.name in keep]
     root = input_path(run_dir)
-    out = Path(out_dir).expanduser().resolve() if out_dir else root / "analysis" / "calibration"
+    out = out_path(out_dir) if out_dir else root / "analysis" / "calibration"
     written, summary = [], {}
     for name, path in curves:
         d = read_predictions(path)

@@ -52,6 +52,11 @@ def find_checkpoint(path: str | Path) -> Path:
     return p
 
 
+def out_path(p: str | Path) -> Path:
+    """An output path given by the user: absolute as given, relative against the repo root."""
+    return resolve_path(p).resolve()
+
+
 def run_dir_of(ckpt_path: Path) -> Path | None:
     """The run folder a checkpoint lives in (`<run>/ckpt/x.pth`), or None for a loose file."""
     parent = ckpt_path.parent
@@ -279,9 +284,10 @@ def _selected(desc: list[dict], wanted: list[str], dataset: str, split: str) -> 
 
 # ---- outputs --------------------------------------------------------------------------------------
 def out_dir_for(out: str | Path | None, lm: LoadedModel | None, tool: str) -> Path:
-    """`--out` when given; else `<run folder>/analysis/<tool>`, or `logs/analysis/<tool>` without a run."""
+    """`--out` when given (relative: against the repo root, like every path of the project); else
+    `<run folder>/analysis/<tool>`, or `logs/analysis/<tool>` without a run."""
     if out:
-        return Path(out).expanduser().resolve() if Path(out).is_absolute() else (Path.cwd() / out).resolve()
+        return out_path(out)
     if lm is not None and lm.run_dir is not None:
         return lm.run_dir / "analysis" / tool
     return REPO_ROOT / "logs" / "analysis" / tool

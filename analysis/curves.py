@@ -23,7 +23,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from analysis.common import read_scalars, run_folder, save_csv, save_figure  # noqa: E402
+from analysis.common import out_path, read_scalars, run_folder, save_csv, save_figure  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
 MAIN_LOSSES = ("train/overall", "train/ce")
@@ -94,7 +94,7 @@ def make_figures(
         if tags:
             ax.legend(fontsize=7)
     fig.suptitle(f"training curves of {run.name} (TensorBoard: {run / 'tb'})")
-    out = Path(out_dir).expanduser().resolve() if out_dir else run / "analysis" / "curves"
+    out = out_path(out_dir) if out_dir else run / "analysis" / "curves"
     rows = [
         {"tag": t, "step": int(s), "value": float(v)}
         for t, (st, va) in scalars.items()

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve  # noqa: E402
 
-from analysis.common import AnalysisError, input_path, log, save_csv, save_figure  # noqa: E402
+from analysis.common import AnalysisError, input_path, log, out_path, save_csv, save_figure  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 from fbi_common.paths import REPO_ROOT  # noqa: E402
 
@@ -119,10 +119,9 @@ def make_figures(
         if not curves:
             raise AnalysisError(f"no predictions for datasets {sorted(keep)} in {[str(i) for i in inputs]}")
     if out_file:
-        png = Path(out_file).expanduser()
-        png = png if png.is_absolute() else Path.cwd() / png
+        png = out_path(out_file)
     elif out_dir:
-        png = Path(out_dir).expanduser().resolve() / "roc_pr.png"
+        png = out_path(out_dir) / "roc_pr.png"
     elif len(inputs) == 1 and input_path(inputs[0]).is_dir():
         png = input_path(inputs[0]) / "analysis" / "roc_pr.png"
     else:

@@ -58,7 +58,7 @@ def test_model_tools_write_figures_and_numbers(fbi_run, tmp_path):
         cwd=tmp_path,
     )
     assert {f.name for f in files} >= {"tsne_by_label.png", "tsne_by_manipulation.png", "tsne_by_dataset.png"}
-    assert all(f.parent == tmp_path / "t" for f in files)  # --out is relative to the cwd
+    assert all(f.parent == tmp_path / "t" for f in files)
     sep = json.loads((tmp_path / "t" / "separability.json").read_text())
     assert sep["n_frames"] == 40 and 0.0 <= sep["views"]["label"]["probe_auc"] <= 1.0
     files = _tool("gradcam", "--weights_path", fbi_run / "ckpt" / "last.pth", "--test_dataset", "FBI-Demo", "--n", "4",
