@@ -54,7 +54,7 @@ def test_model_tools_write_figures_and_numbers(fbi_run, tmp_path):
         "--n",
         "40",
         "--out",
-        "t",
+        tmp_path / "t",
         cwd=tmp_path,
     )
     assert {f.name for f in files} >= {"tsne_by_label.png", "tsne_by_manipulation.png", "tsne_by_dataset.png"}
