@@ -22,6 +22,7 @@ from fbi_common.errors import FBIError
 from fbi_common.io import atomic_write, atomic_write_json, atomic_write_text
 from fbi_common.logging import get_logger
 from fbi_common.paths import REPO_ROOT, resolve_path
+from training.utils.pixels import to_unit
 
 log = get_logger("analysis")
 
@@ -105,7 +106,8 @@ def with_data_opts(cfg: dict, opts: Sequence[str] | None) -> dict:
 
 
 def load_detector(weights_path: str | Path, opts: Sequence[str] | None = None) -> LoadedModel:
-    """Rebuild the detector of a checkpoint written by train.py (or of a run folder's best checkpoint), on CPU."""
+    """Rebuild the detector of a checkpoint written by train.py (or of a run folder's best checkpoint), on CPU,
+    with the input size and normalisation the weights were trained with."""
     from training.trainer.build import build_detector, input_spec
     from training.trainer.checkpoint import load_checkpoint, load_model_weights
 
@@ -125,41 +127,21 @@ def load_detector(weights_path: str | Path, opts: Sequence[str] | None = None) -
     model.eval()
     thr = ckpt.get("threshold")
     epoch = ckpt.get("best_epoch") if path.name == "best.pth" else ckpt.get("epoch")
-    return LoadedModel(model, cfg, input_spec(cfg, model), path, run_dir_of(path),
+    spec = input_spec(cfg, model, ckpt.get("preprocessing"))
+    return LoadedModel(model, cfg, spec, path, run_dir_of(path),
                        None if thr is None else float(thr), epoch)  # fmt: skip
 
 
 # ---- pixels -------------------------------------------------------------------------------------
-def to_unit(images: torch.Tensor, spec: Mapping[str, Any]) -> torch.Tensor:
-    """Dataset images as float pixels in [0, 1]: uint8 / 255, or (pre-contract) undo the mean/std normalisation."""
-    if images.dtype == torch.uint8:
-        return images.float() / 255.0
-    mean = torch.tensor(spec["mean"], dtype=images.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(spec["std"], dtype=images.dtype).view(1, 3, 1, 1)
-    x = images if images.ndim == 4 else images[None]
-    out = (x * std.to(x.device) + mean.to(x.device)).clamp(0.0, 1.0)
-    return out if images.ndim == 4 else out[0]
-
-
-def model_input(model: nn.Module, x01: torch.Tensor, spec: Mapping[str, Any]) -> torch.Tensor:
-    """What goes into `batch["image"]` for float [0, 1] pixels: the pixels themselves once detectors normalise
-    inside (`BaseDetector.normalize`), else the mean/std-normalised tensor the older detectors expect."""
-    if hasattr(model, "normalize"):
-        return x01
-    mean = torch.tensor(spec["mean"], dtype=x01.dtype, device=x01.device).view(1, 3, 1, 1)
-    std = torch.tensor(spec["std"], dtype=x01.dtype, device=x01.device).view(1, 3, 1, 1)
-    return (x01 - mean) / std
-
-
 class PixelModel(nn.Module):
-    """`x01 → logits`: a detector called on [0, 1] pixels, as Grad-CAM and other attribution tools expect."""
+    """`x01 → logits`: a detector called on float [0, 1] pixels (it normalises inside), as Grad-CAM expects."""
 
-    def __init__(self, model: nn.Module, spec: Mapping[str, Any]) -> None:
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model, self.spec = model, dict(spec)
+        self.model = model
 
     def forward(self, x01: torch.Tensor) -> torch.Tensor:
-        return self.model({"image": model_input(self.model, x01, self.spec)}, inference=True)["cls"]
+        return self.model({"image": x01}, inference=True)["cls"]
 
 
 @torch.no_grad()
@@ -167,7 +149,7 @@ def predict_pixels(lm: LoadedModel, x01: torch.Tensor, batch_size: int = 64) -> 
     """Detector outputs for [0, 1] pixels, batched and concatenated (tensors only)."""
     outs: dict[str, list[torch.Tensor]] = defaultdict(list)
     for i in range(0, len(x01), batch_size):
-        pred = lm.model({"image": model_input(lm.model, x01[i : i + batch_size], lm.spec)}, inference=True)
+        pred = lm.model({"image": x01[i : i + batch_size]}, inference=True)
         for k, v in pred.items():
             if torch.is_tensor(v):
                 outs[k].append(v.float())
@@ -180,7 +162,7 @@ class Frames:
     """A sample of frames of one dataset split with their provenance (row i of every field = frame i)."""
 
     dataset: str
-    x01: torch.Tensor  # N×3×S×S float in [0, 1], at the network size
+    x01: torch.Tensor  # N×3×S×S float in [0, 1], at the network size (the loaders' uint8 / 255)
     label: np.ndarray  # N, 0 real / 1 fake
     label_name: list[str]
     video_key: list[str]
@@ -263,8 +245,8 @@ def load_frames(
         raise AnalysisError(f"dataset '{dataset}' has no frames in its {split} split; pick another --split")
     items = [ds[i] for i in idx]
     images = torch.stack([it["image"] for it in items])
-    masks = torch.stack([it["mask"] for it in items]) if ds.with_mask else None
-    return Frames(dataset, to_unit(images, spec), np.array([int(it["label"]) for it in items]),
+    masks = to_unit(torch.stack([it["mask"] for it in items])) if ds.with_mask else None
+    return Frames(dataset, to_unit(images), np.array([int(it["label"]) for it in items]),
                   [it["label_name"] for it in items], [it["video_key"] for it in items],
                   [it["frame"] for it in items], masks)  # fmt: skip
 

@@ -84,14 +84,14 @@ def cam_target(model: nn.Module) -> tuple[nn.Module, Callable | None, str]:
     )
 
 
-def gradcam_maps(model: nn.Module, spec: dict, x01: torch.Tensor, batch_size: int = 16) -> np.ndarray:
+def gradcam_maps(model: nn.Module, x01: torch.Tensor, batch_size: int = 16) -> np.ndarray:
     """Grad-CAM of the fake logit for [0, 1] pixels N×3×S×S → N×S×S in [0, 1] (per-image normalised)."""
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     layer, reshape, _ = cam_target(model)
     cams = []
-    with GradCAM(model=PixelModel(model, spec), target_layers=[layer], reshape_transform=reshape) as cam:
+    with GradCAM(model=PixelModel(model), target_layers=[layer], reshape_transform=reshape) as cam:
         for i in range(0, len(x01), batch_size):
             x = x01[i : i + batch_size].clone().requires_grad_(True)  # gradients flow even in a frozen model
             cams.append(cam(input_tensor=x, targets=[ClassifierOutputTarget(FAKE)] * len(x)))
@@ -150,7 +150,7 @@ def make_figures(
     _, _, where = cam_target(lm.model)
     fr = load_frames(lm.cfg, lm.spec, dataset, split, n, seed, with_mask="auto", select=frames, per_video=1)
     prob = predict_pixels(lm, fr.x01)["prob"].numpy()
-    cams = gradcam_maps(lm.model, lm.spec, fr.x01)
+    cams = gradcam_maps(lm.model, fr.x01)
     rows = [{**r, "prob": float(p)} for r, p in zip(fr.rows(), prob, strict=True)]
     summary = {"checkpoint": str(lm.ckpt_path), "dataset": dataset, "split": split, "target_layer": where,
                "n_frames": len(rows), "target": "fake logit"}  # fmt: skip
