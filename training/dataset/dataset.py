@@ -12,6 +12,7 @@ from training.config.choices import BAD_FRAME_POLICIES
 from training.dataset.index import VideoRecord, identity_of
 from training.dataset.readers import FileReader, FrameError, FrameNotFound, LmdbReader
 from training.dataset.sampling import select_frames, video_seed
+from training.dataset.sbi import SelfBlend
 from training.dataset.transforms import FrameTransform
 
 log = get_logger("dataset")
@@ -45,6 +46,7 @@ class DeepfakeDataset(Dataset):
         bad_frame_policy: str = "error",
         seed: int = 0,
         identity_rule: str = "target",
+        sbi: SelfBlend | None = None,
     ) -> None:
         if bad_frame_policy not in BAD_FRAME_POLICIES:
             raise ValueError(
@@ -60,6 +62,7 @@ class DeepfakeDataset(Dataset):
         self.bad_frame_policy = bad_frame_policy
         self.seed = int(seed)
         self.identity_rule = identity_rule
+        self.sbi = sbi  # self-blended fakes from real frames (training/dataset/sbi.py)
         idents = [identity_of(r, identity_rule) for r in self.records]
         if identity_map is None:
             identity_map = {s: i for i, s in enumerate(sorted(set(idents)))}
@@ -130,8 +133,14 @@ class DeepfakeDataset(Dataset):
             ) from None
         # Per-item generator drawn from the process RNG, which seed_everything / seed_worker seed.
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        blended = self.sbi is not None and rec.label == 0 and rng.random() < self.sbi.prob
+        if blended:
+            image, sbi_mask = self.sbi(image, landmark, rng)
+            mask = sbi_mask if self.with_mask else None
         item = self.transform(image, mask, landmark, rng)
         item.update(self.describe(index))
+        if blended:
+            item.update(label=1, label_name="SBI")
         return item
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from fbi_common.logging import get_logger
@@ -150,7 +150,7 @@ class Trainer:
 
     def _train_epoch(self) -> None:
         sampler = self.train_loader.sampler
-        if isinstance(sampler, DistributedSampler):
+        if hasattr(sampler, "set_epoch"):  # DistributedSampler, balanced/paired samplers
             sampler.set_epoch(self.epoch)
         self.step_module.train()
         loader = self.train_loader
