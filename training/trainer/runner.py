@@ -11,6 +11,7 @@ from fbi_common.logging import get_logger, setup_logging
 from fbi_common.paths import existing_path, resolve_path
 from training.config import save_config
 from training.dataset import build_dataset, build_index, build_loader, identity_of
+from training.inference.face_settings import training_face_pipeline
 from training.metrics import write_metrics_json
 from training.trainer.build import amp_dtype, build_detector, build_optimizer, data_info, input_spec
 from training.trainer.checkpoint import (
@@ -103,6 +104,7 @@ def _checkpoint_extras(cfg: dict, spec: dict, identity_map: dict, run_dir: Path)
             "std": [float(x) for x in spec["std"]],
             "compression": cfg["compression"],
             "frame_num": dict(cfg["frame_num"]),
+            "face": training_face_pipeline(cfg),
         },
     }
 
