@@ -155,7 +155,10 @@ def _cases(tmp: Path, demo: dict) -> dict[str, tuple[list[str], list[str]]]:
         ),
         "metrics_missing_csv": (["-m", "training.metrics", str(tmp / "none.csv")], ["file not found"]),
         "metrics_bad_csv": (["-m", "training.metrics", str(f["csv"])], ["bad.csv", "missing column", "prob"]),
-        "plot_roc_missing_csv": (["analysis/plot_roc.py", str(tmp / "none.csv")], ["not found"]),
+        "plot_roc_missing_csv": (
+            ["analysis/plot_roc.py", str(tmp / "none.csv")],
+            ["none.csv", "does not exist"],
+        ),
         "preprocess_no_root": (
             ["preprocessing/preprocess.py", "--root", str(tmp / "none"), "--workers", "1"],
             ["--root", "none"],
