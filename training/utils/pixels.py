@@ -18,3 +18,9 @@ def to_unit(x: Tensor) -> Tensor:
     if not x.is_floating_point():
         raise TypeError(f"pixels must be uint8 (0–255) or floating point in [0, 1]; got {x.dtype}")
     return x
+
+
+def normalize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """`(to_unit(x) − mean) / std`; `mean`/`std` broadcast against B×3×H×W (e.g. 1×3×1×1 buffers)."""
+    x = to_unit(x)
+    return (x - mean.to(x.dtype)) / std.to(x.dtype)
