@@ -32,6 +32,7 @@ ENUMS: dict[str, tuple[Any, ...]] = {
     "metric_scoring": ("auc", "eer", "ap", "acc", "video_auc"),
     "bad_frame_policy": ("error", "drop"),
     "identity_rule": ("target", "source", "video"),
+    "augment_on": ("workers", "device"),
 }
 
 # A null default says nothing about the type, so these give the shape a set value must have.

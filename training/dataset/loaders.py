@@ -42,9 +42,11 @@ def _frame_num(cfg: dict, split: str) -> int | None:
 
 def build_transform(cfg: dict, split: str, input_spec: dict) -> FrameTransform:
     """Resize to `input_spec["size"]` (the model's, after `build.input_spec` applied the config's
-    `resolution`); augment only the train split. Normalisation is the model's (pixels stay uint8)."""
+    `resolution`); augment only the train split — in the workers, or with `augment_on: device` on the
+    training device (`to_device` applies the drawn operations). Normalisation is the model's."""
     augment = split == "train" and cfg.get("use_data_augmentation", False)
-    return FrameTransform(input_spec["size"], cfg.get("data_aug") if augment else None)
+    on_device = cfg.get("augment_on", "workers") == "device"
+    return FrameTransform(input_spec["size"], cfg.get("data_aug") if augment else None, on_device)
 
 
 def build_dataset(

@@ -39,12 +39,24 @@ def _frame_error(path: str, reason: str, missing: bool = False) -> FrameError:
     return (FrameNotFound if missing else FrameError)(f"{path}: {reason}")
 
 
+# OpenCV ≥ 4.10 decodes straight to RGB (no BGR→RGB pass); older versions decode BGR and convert.
+_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
+
+
+def decode_rgb(buf: np.ndarray) -> np.ndarray | None:
+    """Encoded image bytes (uint8 array) → (H, W, 3) uint8 RGB, or None if OpenCV cannot decode them."""
+    if _IMREAD_RGB is not None:
+        return cv2.imdecode(buf, _IMREAD_RGB)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def decode_image(buf: bytes, path: str) -> np.ndarray:
     """Encoded PNG/JPEG bytes → (H, W, 3) uint8 RGB."""
-    img = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_COLOR) if buf else None
+    img = decode_rgb(np.frombuffer(buf, dtype=np.uint8)) if buf else None
     if img is None:
         raise _frame_error(path, f"cv2 could not decode {len(buf)}-byte file")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return img
 
 
 def decode_mask(buf: bytes, path: str) -> np.ndarray:

@@ -109,4 +109,10 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    """Move a batch's tensors to `device` (non-blocking from pinned memory), then apply the
+    augmentations its workers drew but left to the device (`augment_on: device`; a no-op otherwise),
+    as timm's PrefetchLoader does its device-side work."""
+    from training.dataset.device_aug import apply_device_ops
+
+    moved = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    return apply_device_ops(moved)
