@@ -125,11 +125,11 @@ def measure(make, cfg: dict, args: argparse.Namespace, device: torch.device) -> 
     if len(loader) < 1:
         raise DataError(f"{args.dataset}: fewer training frames than one batch of {args.batch}")
 
-    def batches():
+    def batches(dl):
         while True:
-            yield from loader
+            yield from dl
 
-    it, n_img = batches(), 0
+    it, n_img = batches(loader), 0
     for _ in range(2):
         step(next(it))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

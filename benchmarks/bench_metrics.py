@@ -118,9 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     diffs = {k: abs(a[k] - b[k]) for k in b if not k.endswith("_eer")}
     worst = max(diffs, key=diffs.get)
     eer_gap = max(abs(a[k] - b[k]) for k in b if k.endswith("_eer"))
-    print(f"ours (compute_metrics, every DESIGN §5 metric + per_label): {t_ours:.3f} s wall, {c_ours:.3f} s CPU")
+    print(
+        f"ours (compute_metrics, every DESIGN §5 metric + per_label): {t_ours:.3f} s wall, {c_ours:.3f} s CPU"
+    )
     print(f"reference (dict grouping + scikit-learn):                  {t_ref:.3f} s wall, {c_ref:.3f} s CPU")
-    print(f"largest difference: {worst} {diffs[worst]:.2e}; EER (interpolated vs nearest point) {eer_gap:.1e}")
+    print(
+        f"largest difference: {worst} {diffs[worst]:.2e}; EER (interpolated vs nearest point) {eer_gap:.1e}"
+    )
     if diffs[worst] > 1e-12:
         raise RuntimeError(f"metrics disagree with the reference: {worst} differs by {diffs[worst]}")
     print(f"RESULT metrics_seconds {t_ours:.3f}")

@@ -39,7 +39,9 @@ def _ours(cfg: dict, args, paths: list[str]) -> dict[str, float]:
     for rel in paths:
         buf = _timed(acc, "read bytes", reader.read_bytes, rel)
         img = _timed(acc, "decode (cv2.imdecode + RGB)", _decode, buf)
-        images.append(_timed(acc, "FrameTransform (aug, resize, uint8 CHW)", transform, img, None, None, rng)["image"])
+        images.append(
+            _timed(acc, "FrameTransform (aug, resize, uint8 CHW)", transform, img, None, None, rng)["image"]
+        )
     batch = torch.stack(images)
     m, s = torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
     _timed(acc, "normalise on the device (batched)", normalize, batch, m, s)
@@ -51,15 +53,18 @@ def _decode(buf: bytes) -> np.ndarray:
 
 
 def _reference(cfg: dict, args, paths: list[str]) -> dict[str, float]:
-    from benchmarks.reference_loader import reference_compose
     from torchvision import transforms as T
+
+    from benchmarks.reference_loader import reference_compose
 
     compose = reference_compose(cfg["data_aug"], args.size) if args.aug else None
     to_tensor, norm = T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)
     acc: dict[str, float] = defaultdict(float)
     rgb = Path(cfg["rgb_dir"])
     for rel in paths:
-        img = _timed(acc, "cv2.imread + RGB", lambda p: cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB), str(rgb / rel))
+        img = _timed(
+            acc, "cv2.imread + RGB", lambda p: cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB), str(rgb / rel)
+        )
         size = (args.size, args.size)
         img = _timed(acc, "cv2.resize INTER_CUBIC", cv2.resize, img, size, None, 0, 0, cv2.INTER_CUBIC)
         img = _timed(acc, "PIL round trip", lambda a: np.array(Image.fromarray(np.array(a, np.uint8))), img)
@@ -85,7 +90,9 @@ def profile(cfg: dict, args) -> str:
             tables["reference"] = _reference(cfg, args, paths)
     finally:
         torch.set_num_threads(n_threads)
-    lines = [f"\nper-frame CPU time, one thread, {len(paths)} frames ({'aug on' if args.aug else 'aug off'}):"]
+    lines = [
+        f"\nper-frame CPU time, one thread, {len(paths)} frames ({'aug on' if args.aug else 'aug off'}):"
+    ]
     for name, acc in tables.items():
         total = sum(acc.values())
         lines.append(f"  {name}: {1e3 * total / len(paths):.2f} ms/frame")

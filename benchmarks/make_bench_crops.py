@@ -99,9 +99,7 @@ def _mask(size: int) -> np.ndarray:
 def build(out: Path, name: str, videos: int, frames: int, size: int, image_format: str, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     photos, faces = _sources(), _lfw_faces()
-    params = (
-        [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    )
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     tree: dict = {}
     n_bytes = n_files = 0
     for label, folder in LABELS:
@@ -117,7 +115,10 @@ def build(out: Path, name: str, videos: int, frames: int, size: int, image_forma
                 if not cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params):
                     raise OSError(f"cv2.imwrite failed for {path}")
                 n_bytes, n_files = n_bytes + path.stat().st_size, n_files + 1
-                for sub, ext, value in (("landmarks", ".npy", _landmarks(rng, size)), ("masks", ".png", _mask(size))):
+                for sub, ext, value in (
+                    ("landmarks", ".npy", _landmarks(rng, size)),
+                    ("masks", ".png", _mask(size)),
+                ):
                     p = out / "rgb" / rel.replace("/frames/", f"/{sub}/").rsplit(".", 1)[0]
                     p = p.with_suffix(ext)
                     p.parent.mkdir(parents=True, exist_ok=True)

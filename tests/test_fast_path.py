@@ -44,7 +44,7 @@ def _cfg(demo_data, **kw) -> dict:
 def _plain(path) -> torch.Tensor:
     """The plain path: cv2.imread → RGB → resize → normalise in NumPy (what the loader did before)."""
     img = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-    interp = cv2.INTER_AREA if 40 < min(img.shape[:2]) else cv2.INTER_CUBIC
+    interp = cv2.INTER_AREA if min(img.shape[:2]) > 40 else cv2.INTER_CUBIC
     x = cv2.resize(img, (20, 20), interpolation=interp).astype(np.float32).transpose(2, 0, 1) / 255.0
     m, s = np.float32(MEAN).reshape(3, 1, 1), np.float32(STD).reshape(3, 1, 1)
     return torch.from_numpy((x - m) / s)

@@ -36,6 +36,7 @@ import torch
 
 from training.dataset.readers import decode_rgb
 
+
 def _limits(value: float | Sequence[float], symmetric: bool = True) -> tuple[float, float]:
     """`10` → (-10, 10); `[a, b]` → (a, b)."""
     if isinstance(value, int | float):
