@@ -4,7 +4,7 @@
 
 The predictions look like a large test set (DFDC-sized: 1M frames, 32 per video, four fake
 methods and one real label, full video keys). `compute_metrics` (training/metrics/core.py, every
-DESIGN §5 metric incl. the per-label breakdown) is timed against a straightforward reference:
+docs/DESIGN.md §5 metric incl. the per-label breakdown) is timed against a straightforward reference:
 a Python dict groups frames into videos, scikit-learn computes AUC / AP / ROC (EER, TNR@TPR95) /
 accuracy at both levels and per label. Both must agree (to 1e-12); the times are medians over
 `--repeats` runs, wall clock and CPU time (on a shared machine the CPU time is what the run costs an
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(diffs, key=diffs.get)
     eer_gap = max(abs(a[k] - b[k]) for k in b if k.endswith("_eer"))
     print(
-        f"ours (compute_metrics, every DESIGN §5 metric + per_label): {t_ours:.3f} s wall, {c_ours:.3f} s CPU"
+        f"ours (compute_metrics, every docs/DESIGN.md §5 metric + per_label): {t_ours:.3f} s wall, {c_ours:.3f} s CPU"
     )
     print(f"reference (dict grouping + scikit-learn):                  {t_ref:.3f} s wall, {c_ref:.3f} s CPU")
     print(
