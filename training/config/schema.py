@@ -35,6 +35,7 @@ ENUMS: dict[str, tuple[Any, ...]] = {
     "bad_frame_policy": choices.BAD_FRAME_POLICIES,
     "identity_rule": choices.IDENTITY_RULES,
     "augment_on": choices.AUGMENT_ON,
+    "sampler": choices.SAMPLERS,
 }
 
 # A null default says nothing about the type, so these give the shape a set value must have.
