@@ -47,6 +47,7 @@ NULLABLE_KINDS: dict[str, Any] = {
     "mean": [0.0],
     "std": [0.0],
     "max_steps": 0,
+    "frame_cache": "",
 }
 
 # Mappings whose keys users choose (their own label names): only the values are checked.

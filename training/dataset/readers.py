@@ -136,8 +136,25 @@ class FileReader:
     def read_landmark(self, rel: str) -> np.ndarray:
         return decode_landmark(self.read_bytes(rel), str(self.path_of(rel)))
 
+    @property
+    def source(self) -> str:
+        """What the frames are read from (part of a frame-cache table's identity)."""
+        return f"files:{self.rgb_dir}"
+
+    def stamp(self, rel: str) -> tuple[int, int]:
+        """(mtime_ns, size) of the frame's file, (0, -1) if it is missing (frame-cache freshness)."""
+        return _stamp(self.path_of(rel))
+
     def __repr__(self) -> str:
         return f"FileReader({self.rgb_dir})"
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return 0, -1
+    return int(st.st_mtime_ns), int(st.st_size)
 
 
 # One read-only handle per environment and process, shared by every LmdbReader: py-lmdb refuses
@@ -229,6 +246,15 @@ class LmdbReader:
 
     def read_landmark(self, rel: str) -> np.ndarray:
         return decode_landmark(self.read_bytes(rel), f"{self.env_path(rel)}[{rel}]")
+
+    @property
+    def source(self) -> str:
+        return f"lmdb:{self.lmdb_dir}"
+
+    def stamp(self, rel: str) -> tuple[int, int]:
+        """(mtime_ns, size) of the environment's data file: a rewritten LMDB makes its cached frames stale."""
+        path = self.env_path(rel)
+        return _stamp(path / "data.mdb" if path.is_dir() else path)
 
     def __repr__(self) -> str:
         return f"LmdbReader({self.lmdb_dir})"

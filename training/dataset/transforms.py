@@ -136,7 +136,7 @@ class FrameTransform:
         rng: np.random.Generator | None = None,
     ) -> dict[str, torch.Tensor]:
         lm = None if landmark is None else np.asarray(landmark, dtype=np.float32).copy()
-        image, mask, lm = self._resize(image, mask, lm)
+        image, mask, lm = self.resize(image, mask, lm)
         out = {}
         if self.aug is not None:
             ops = sample_ops(self.aug, rng if rng is not None else np.random.default_rng())
@@ -151,7 +151,9 @@ class FrameTransform:
             out["landmark"] = torch.from_numpy(lm)
         return out
 
-    def _resize(self, image, mask, lm):
+    def resize(self, image: np.ndarray, mask: np.ndarray | None, lm: np.ndarray | None):
+        """The frame (and mask, landmarks) at the network size: what augmentation starts from and what
+        `frame_cache` stores. A frame already at the size is returned as it is."""
         h, w = image.shape[:2]
         s = self.size
         if mask is not None and mask.shape[:2] != (s, s):
@@ -162,6 +164,14 @@ class FrameTransform:
             interp = cv2.INTER_AREA if 2 * s < min(h, w) else cv2.INTER_CUBIC
             image = cv2.resize(image, (s, s), interpolation=interp)
             if lm is not None:
-                lm[:, 0] = (lm[:, 0] + 0.5) * (s / w) - 0.5
-                lm[:, 1] = (lm[:, 1] + 0.5) * (s / h) - 0.5
+                lm = scale_landmarks(lm, (h, w), s)
         return image, mask, lm
+
+
+def scale_landmarks(lm: np.ndarray, hw: tuple[int, int], size: int) -> np.ndarray:
+    """Landmarks of an h×w frame → the size×size frame, in place (pixel centres: x → (x+0.5)·S/W − 0.5)."""
+    h, w = hw
+    if (h, w) != (size, size):
+        lm[:, 0] = (lm[:, 0] + 0.5) * (size / w) - 0.5
+        lm[:, 1] = (lm[:, 1] + 0.5) * (size / h) - 0.5
+    return lm
