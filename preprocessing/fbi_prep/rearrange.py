@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from collections import Counter, defaultdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fbi_common.datasets import SPLITS
@@ -15,17 +15,17 @@ from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
 
 from .adapters import LayoutError, get_adapter
-from .adapters.base import SEEDED
+from .adapters.base import HOLDOUT, SEEDED
 from .ledger import DONE, Ledger
 from .rearrange_report import REPORT_NAME, report_skips, unfinished_sources, warn_empty
 from .splits import stratified_split
+from .streams import STREAM_SUFFIX
 
 log = get_logger("rearrange")
 
 SHARED_LABELS = {
     "FF-real"
 }  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
-_FACE_SUFFIX = re.compile(r"^(.*?)(_face\d+)?$")
 
 
 def scan_processed(base: Path):
@@ -82,23 +82,32 @@ def is_real(label: str) -> bool:
     return label.lower().endswith("real")
 
 
-def _seeded_splits(found: list[tuple], cfg: dict[str, Any]) -> dict[str, str]:
-    """group -> split for the entries the seeded split decides, stratified so val/test keep both classes."""
-    groups: dict[str, set[int]] = defaultdict(set)
+def _seeded_splits(found: list[tuple], cfg: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(marker, group) -> split for the entries a seeded split decides (SEEDED: train/val/test, HOLDOUT:
+    train/val), stratified by class so val and test keep real and fake videos when the data allow."""
+    pools: dict[str, dict[str, set[int]]] = {SEEDED: defaultdict(set), HOLDOUT: defaultdict(set)}
     for entry, *_ in found:
-        if SEEDED in _policy_split(entry, cfg["unsplit"]):
-            groups[entry.group or entry.key].add(0 if is_real(entry.label) else 1)
-    if not groups:
-        return {}
-    split_of, problems = stratified_split(groups, cfg["seed"], cfg["val_fraction"], cfg["test_fraction"])
-    n = Counter(split_of.values())
-    log.info(
-        "seeded split (seed %s) of %d group(s) (identities, else videos): train %d, val %d, test %d",
-        cfg["seed"], len(groups), n["train"], n["val"], n["test"],
-    )  # fmt: skip
-    for msg in problems:
-        log.warning("seeded split: %s; add videos, give labels.csv a split column, or use val_dataset", msg)
-    return split_of
+        for marker in _policy_split(entry, cfg["unsplit"]):
+            if marker in pools:
+                pools[marker][entry.group or entry.key].add(0 if is_real(entry.label) else 1)
+    out: dict[tuple[str, str], str] = {}
+    for marker, groups in pools.items():
+        if not groups:
+            continue
+        splits = SPLITS if marker == SEEDED else ("train", "val")
+        split_of, problems = stratified_split(
+            groups, cfg["seed"], cfg["val_fraction"], cfg["test_fraction"], splits=splits
+        )
+        n = Counter(split_of.values())
+        log.info(
+            "seeded %s (seed %s) of %d group(s) (identities, else videos): %s",
+            "split" if marker == SEEDED else "validation hold-out", cfg["seed"], len(groups),
+            ", ".join(f"{s} {n[s]}" for s in splits),
+        )  # fmt: skip
+        for msg in problems:
+            log.warning("seeded split: %s; add videos, give a split explicitly, or use val_dataset", msg)
+        out |= {(marker, g): s for g, s in split_of.items()}
+    return out
 
 
 def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
@@ -123,7 +132,7 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
         if finished is not None and finished.get(rel, {}).get("status") not in DONE:
             stats["skipped_unfinished"].append(rel)  # no finished ledger record: half-written or failed
             continue
-        stem, suffix = _FACE_SUFFIX.match(video).groups()
+        stem, suffix = _source_stem(video, (finished or {}).get(rel))
         entry = adapter.describe(out_dir, stem, meta)
         if entry is None:
             stats["skipped_unknown"].append(rel)
@@ -142,7 +151,7 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
     for entry, rel, key, frames, masks in found:
         item = {"label": entry.label, "frames": frames} | ({"masks": masks} if masks else {})
         for split in _policy_split(entry, cfg["unsplit"]):
-            split = seeded[entry.group or entry.key] if split == SEEDED else split
+            split = seeded.get((split, entry.group or entry.key), split)
             for name in entry.json_names:
                 node = tree[name][entry.label][split]
                 if entry.comp:
@@ -166,6 +175,7 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
     adapter = get_adapter(cfg["dataset"])
     own = adapter.folder_for(cfg | {"root": cfg.get("root") or cfg.get("name") or ""})
     custom = cfg["dataset"] == "custom"
+    face = _face_pipeline(resolve_path(cfg["rgb_dir"]) / own)
     written = {}
     for name, labels in sorted(tree.items()):
         if name != own and all(lbl in SHARED_LABELS for lbl in labels):
@@ -174,6 +184,8 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
         if custom:
             # The training side merges this into label_dict, so `--train_dataset NAME` needs no config edit.
             doc["_label_dict"] = {f"{name}_real": 0, f"{name}_fake": 1}
+        if face:  # the face pipeline of these crops; DeepfakeBench-format readers ignore the key
+            doc["_preprocessing"] = face
         path = atomic_write_json(out_dir / f"{name}.json", doc, indent=1)
         written[name] = path
         log.info("wrote %s: %s", path, _counts(doc[name]))
@@ -193,6 +205,29 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
             + "; run preprocess.py for it first (see the messages above for what was skipped)"
         )
     return written
+
+
+def _source_stem(folder: str, record: dict | None) -> tuple[str, str]:
+    """(source video name, stream suffix) of an output folder: from its ledger record when there is one
+    (exact even for a video whose own name ends like `_t1`), else by the `_face<k>`/`_t<k>` suffix."""
+    if record and record.get("video"):
+        src = PurePosixPath(str(record["video"]).replace("\\", "/")).stem
+        if folder.startswith(src):
+            return src, folder[len(src) :]
+    stem, suffix = STREAM_SUFFIX.match(folder).groups()
+    return stem, suffix or ""
+
+
+def _face_pipeline(base: Path) -> dict | None:
+    """`face_pipeline` of the dataset's preprocess_meta.json (None for data preprocess.py did not make)."""
+    meta = base / "preprocess_meta.json"
+    if not meta.is_file():
+        return None
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("face_pipeline")
+    except (OSError, json.JSONDecodeError) as e:
+        log.warning("%s unreadable (%s); the dataset JSON will not record the face pipeline", meta, e)
+        return None
 
 
 def _counts(top: dict) -> str:
