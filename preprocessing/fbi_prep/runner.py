@@ -13,12 +13,12 @@ import cv2
 from tqdm import tqdm
 
 from fbi_common.face import FaceEngine, landmark_model_path
-from fbi_common.face.align import TEMPLATE_112
-from fbi_common.io import atomic_write_json
+from fbi_common.face.align import TEMPLATE_112, TEMPLATE_SHIFT_Y
+from fbi_common.io import WriteError, atomic_write_json
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
-from .adapters import get_adapter
+from .adapters import LayoutError, get_adapter
 from .adapters.base import VideoJob
 from .ledger import FAILED, Ledger, settings_hash
 from .pipeline import VideoProcessor
@@ -65,7 +65,7 @@ def _copy_meta(adapter, root: Path, out: Path, cfg: dict[str, Any]) -> None:
     files = [p for pat in adapter.meta_files for p in root.glob(pat) if p.is_file()]
     if cfg["dataset"] == "custom":
         files = []
-        src = Path(cfg["labels"]) if cfg.get("labels") else root / "labels.csv"
+        src = adapter.labels_path(root, cfg)
         dst = out / "labels.csv"
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
@@ -75,12 +75,26 @@ def _copy_meta(adapter, root: Path, out: Path, cfg: dict[str, Any]) -> None:
         shutil.copyfile(p, dst)
 
 
+def face_pipeline(cfg: dict[str, Any], landmark_model: str) -> dict[str, Any]:
+    """The settings that make a crop what it is; rearrange carries them into the dataset JSON
+    (`_preprocessing`), training into every checkpoint, and demo.py crops new media with them."""
+    return {
+        "detector": cfg["detector"], "detect_max_side": cfg["detect_max_side"],
+        "detect_upsample": list(cfg["detect_upsample"]), "landmark_model": landmark_model,
+        "template": {"points_112": TEMPLATE_112.tolist(), "shift_y": TEMPLATE_SHIFT_Y},
+        "scale": float(cfg["scale"]), "size": int(cfg["size"]), "image_format": cfg["image_format"],
+        "jpeg_quality": int(cfg["jpeg_quality"]), "face_policy": cfg["face_policy"],
+        "smooth_landmarks": int(cfg.get("smooth_landmarks", 0)),
+    }  # fmt: skip
+
+
 def _write_run_meta(out: Path, cfg: dict[str, Any], landmark_model: str, hash_: str) -> None:
     meta = {
         "settings": cfg,
         "settings_hash": hash_,
         "landmark_model": landmark_model,
         "alignment": {"template_112": TEMPLATE_112.tolist(), "size": cfg["size"], "scale": cfg["scale"]},
+        "face_pipeline": face_pipeline(cfg, landmark_model),
         "versions": {"opencv": cv2.__version__, "python": platform.python_version()},
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -96,6 +110,8 @@ def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]
     root = resolve_path(cfg["root"])
     out = output_folder(cfg)
     jobs = adapter.list_videos(root, cfg)
+    if not jobs:
+        raise LayoutError(f"no videos found under --root {root} for {cfg['dataset']}. {adapter.layout_hint}")
     _, lm_name = landmark_model_path(str(cfg["landmarks"]))
     hash_ = settings_hash(cfg, lm_name)
     ledger = Ledger(resolve_path(cfg["ledger"]) if cfg.get("ledger") else out / "preprocess_ledger.jsonl")
@@ -103,8 +119,15 @@ def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]
     n_done = len(jobs) - len(todo)
     if cfg["limit"]:
         todo = todo[: cfg["limit"]]
-    _copy_meta(adapter, root, out, cfg)
-    _write_run_meta(out, cfg, lm_name, hash_)
+    try:
+        _copy_meta(adapter, root, out, cfg)
+        _write_run_meta(out, cfg, lm_name, hash_)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(
+            f"cannot write to the output folder {out}: {e.strerror or e}; check --out, free space and permissions"
+        ) from None
     log.info(
         "%s: %d videos found, %d already done (ledger %s), %d to process with %d worker(s); landmarks: %s",
         adapter.folder_for(cfg), len(jobs), n_done, ledger.path, len(todo), cfg["workers"], lm_name,
@@ -143,6 +166,11 @@ def _record(ledger: Ledger, rec: dict, bar: tqdm) -> None:
             rec["frames_wanted"],
             len(rec["dropped"]),
         )
+    if rec.get("identity_switches"):
+        log.warning(
+            "%s: face_policy largest switched between %d people %d time(s); its crops mix identities "
+            "(face_policy track keeps one person)", rec["video"], len(rec["tracks_used"]), rec["identity_switches"],
+        )  # fmt: skip
 
 
 def summarize(ledger: Ledger, videos: list[str]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from fbi_common.errors import FBIError
+from fbi_common.face.video_faces import FACE_POLICIES
 from fbi_common.video import MODES
 
 CONFIG_PATH = Path(__file__).resolve().parents[1] / "config.yaml"
@@ -17,7 +19,7 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
         "mode": MODES,
         "decode": ("grab", "seek"),
         "detector": ("hog", "cnn"),
-        "face_policy": ("largest", "mask", "all"),
+        "face_policy": FACE_POLICIES,
         "no_face": ("neighbour", "drop"),
         "landmarks": ("auto", "81", "68"),
         "image_format": ("png", "jpg"),
@@ -26,7 +28,12 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-class SettingsError(ValueError):
+# Paths the commands read: a relative one typed on the command line is taken from the current
+# directory when it exists there (what a shell user means), else from the repository root.
+INPUT_PATHS = ("root", "labels", "rgb_dir", "json_folder", "lmdb_dir", "config")
+
+
+class SettingsError(FBIError, ValueError):
     """A bad setting; the message names the key, the file and the valid choices."""
 
 
@@ -37,10 +44,17 @@ def load_section(section: str, config_path: str | Path | None = None) -> dict[st
         raise SettingsError(
             f"config file {path} not found; pass --config PATH or restore preprocessing/config.yaml"
         )
-    with open(path, encoding="utf-8") as f:
-        doc = yaml.safe_load(f) or {}
-    if section not in doc:
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise SettingsError(
+            f"cannot read the config file {path}: {e}; fix it or pass --config PATH"
+        ) from None
+    if not isinstance(doc, dict) or section not in doc:
         raise SettingsError(f"{path} has no '{section}:' section; see preprocessing/config.yaml in the repo")
+    if not isinstance(doc[section], dict):
+        raise SettingsError(f"{path}: the '{section}:' section must be a mapping of settings")
     return dict(doc[section])
 
 
@@ -80,6 +94,7 @@ def build_parser(
 def resolve_settings(section: str, args: argparse.Namespace | dict) -> dict[str, Any]:
     """Merge YAML defaults with the flags the user gave, then validate."""
     given = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
+    given = {k: _from_cwd(v) if k in INPUT_PATHS else v for k, v in given.items()}
     cfg = load_section(section, given.get("config"))
     for key, val in given.items():
         if key == "config" or val is None:
@@ -91,13 +106,31 @@ def resolve_settings(section: str, args: argparse.Namespace | dict) -> dict[str,
     return cfg
 
 
+def _from_cwd(value: Any) -> Any:
+    """A relative input path given on the command line: absolute from the cwd if it exists there."""
+    if not isinstance(value, str) or not value or Path(value).expanduser().is_absolute():
+        return value
+    here = Path.cwd() / value
+    return str(here.resolve()) if here.exists() else value
+
+
 def validate(cfg: dict[str, Any], section: str) -> None:
     """Collect every problem and raise once."""
     problems = []
     for key, choices in CHOICES.get(section, {}).items():
         if key in cfg and str(cfg[key]) not in choices:
             problems.append(f"{section}.{key}={cfg[key]!r}: choose one of {list(choices)}")
-    for key in ("num_frames", "stride", "size", "workers", "neighbour_window", "detect_max_side", "limit"):
+    for key in (
+        "num_frames",
+        "stride",
+        "size",
+        "workers",
+        "neighbour_window",
+        "detect_max_side",
+        "limit",
+        "smooth_landmarks",
+        "track_min_frames",
+    ):
         if key in cfg and (not isinstance(cfg[key], int) or cfg[key] < 0):
             problems.append(f"{section}.{key}={cfg[key]!r}: must be a non-negative integer")
     if section == "preprocess":
@@ -109,5 +142,9 @@ def validate(cfg: dict[str, Any], section: str) -> None:
             problems.append("preprocess.size must be >= 16 and preprocess.scale in [0.5, 4]")
         if cfg["workers"] < 1:
             problems.append("preprocess.workers must be >= 1")
+    if len(problems) == 1:
+        raise SettingsError(
+            f"invalid preprocessing setting: {problems[0]} (a --flag or preprocessing/config.yaml)"
+        )
     if problems:
-        raise SettingsError("invalid preprocessing settings:\n  " + "\n  ".join(problems))
+        raise SettingsError(f"{len(problems)} invalid preprocessing settings:\n  " + "\n  ".join(problems))
