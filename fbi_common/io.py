@@ -54,12 +54,14 @@ def atomic_write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, **kwargs) + "\n")
 
 
-def remove_stale_temps(folder: str | Path) -> list[Path]:
-    """Delete temp files an interrupted `atomic_write` left in `folder` (e.g. a killed checkpoint write)."""
+def remove_stale_temps(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Delete temp files an interrupted `atomic_write` left in `folder` (and its subfolders when
+    `recursive`), e.g. a checkpoint or predictions.csv write killed by kill -9."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    stale = [p for p in folder.glob(f".*{TMP_SUFFIX}") if p.is_file()]
+    pattern = f"**/.*{TMP_SUFFIX}" if recursive else f".*{TMP_SUFFIX}"
+    stale = [p for p in folder.glob(pattern) if p.is_file()]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale

@@ -127,8 +127,11 @@ def test_stale_temp_files_of_an_interrupted_write_are_removed(tmp_path):
     save_checkpoint(tmp_path / "last.pth", {"epoch": 1})
     stale = tmp_path / ".last.pth.abc123.tmp"  # what a kill -9 during torch.save leaves
     stale.write_bytes(b"half a checkpoint")
+    nested = tmp_path / "val" / "epoch_001" / ".predictions.csv.x1.tmp"  # a killed predictions write
+    nested.parent.mkdir(parents=True)
+    nested.write_text("video_key,fr")
     clean_checkpoint_folder(tmp_path)
-    assert not stale.exists() and (tmp_path / "last.pth").is_file()
+    assert not stale.exists() and not nested.exists() and (tmp_path / "last.pth").is_file()
 
 
 def test_shape_mismatch_is_a_checkpoint_error(tmp_path):

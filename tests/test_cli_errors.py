@@ -336,3 +336,16 @@ def test_a_failed_failed_note_keeps_the_original_error(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="the real cause"), guarded_run(tmp_path, False, DistInfo()) as guard:
         guard.started = True
         raise ValueError("the real cause")
+
+
+def test_tensorboard_on_a_full_disk_is_switched_off_with_a_warning(tmp_path, fbi_log):
+    from training.trainer.hooks import ScalarLogger
+
+    class FullWriter:
+        def add_scalar(self, *a):
+            raise OSError(28, "No space left on device")
+
+    hook = ScalarLogger(tmp_path / "tb", every=1, enabled=False)
+    hook.writer = FullWriter()
+    hook.write("val", {"auc": 0.5, "eer": 0.4}, 1)
+    assert hook.writer is None and fbi_log.text.count("No space left on device") == 1

@@ -35,8 +35,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 def clean_checkpoint_folder(folder: str | Path) -> None:
-    """Remove temp files that an interrupted checkpoint write (kill -9, power loss) left behind."""
-    for p in remove_stale_temps(folder):
+    """Remove temp files that an interrupted write (kill -9, power loss) left in `folder` or below it
+    (a run folder: ckpt/, val/epoch_NNN/, test/<Dataset>/)."""
+    for p in remove_stale_temps(folder, recursive=True):
         log.info("removed %s, left by an interrupted checkpoint write", p)
 
 

@@ -54,21 +54,34 @@ class ScalarLogger(HookBase):
 
             self.writer = SummaryWriter(str(self.tb_dir))
 
+    def _add(self, tag: str, value: float, step: int) -> None:
+        """One scalar; a failed write (disk full) turns TensorBoard off with one warning, never the run."""
+        try:
+            self.writer.add_scalar(tag, value, step)
+        except OSError as e:
+            log.warning("TensorBoard logging off: cannot write %s (%s)", self.tb_dir, e.strerror or e)
+            self.writer = None
+
     def after_step(self) -> None:
         t = self.trainer
         if self.writer and (t.global_step % self.every == 0 or t.global_step == 1):
             for k, v in t.last_losses.items():
-                self.writer.add_scalar(f"train/{k}", float(v.detach()), t.global_step)
-            self.writer.add_scalar("train/lr", t.scheduler.get_last_lr()[0], t.global_step)
+                if self.writer:
+                    self._add(f"train/{k}", float(v.detach()), t.global_step)
+            if self.writer:
+                self._add("train/lr", t.scheduler.get_last_lr()[0], t.global_step)
 
     def write(self, prefix: str, values: dict[str, Any], step: int) -> None:
         for k, v in values.items():
             if self.writer and v is not None and not (isinstance(v, float) and math.isnan(v)):
-                self.writer.add_scalar(f"{prefix}/{k}", v, step)
+                self._add(f"{prefix}/{k}", v, step)
 
     def after_train(self) -> None:
         if self.writer:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except OSError as e:
+                log.warning("TensorBoard: cannot finish %s (%s)", self.tb_dir, e.strerror or e)
 
 
 class Selection(HookBase):

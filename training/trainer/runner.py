@@ -126,7 +126,7 @@ def run_training(cfg: dict, resume: str | None = None) -> dict[str, dict] | None
     with guarded_run(run_dir, fresh=ckpt is None, dist_info=dist_info) as guard:
         setup_logging(run_dir, dist_info.rank)
         if dist_info.is_main:
-            clean_checkpoint_folder(run_dir / "ckpt")
+            clean_checkpoint_folder(run_dir)  # temp files of writes a kill -9 interrupted
         trainer, checkpointer, spec, identity_map = _build_trainer(cfg, run_dir, dist_info)
         if ckpt is not None:
             trainer.load_state_dict(ckpt)
