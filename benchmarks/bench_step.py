@@ -50,7 +50,7 @@ def build(name: str, tower: str, device: torch.device, option: str | None) -> tu
     cfg = load_config(CFG_DIR / MODELS[name])
     model_cfg = dict(cfg["model"])
     model_cfg["pretrained"] = "none"
-    if tower == "tiny" and "vision_cfg" in model_cfg:
+    if tower == "tiny" and cfg["model_name"] != "xception":
         model_cfg["vision_cfg"] = dict(TINY_TOWER)
     torch.manual_seed(0)
     det = DETECTORS.get(cfg["model_name"]).from_config(model_cfg, {"num_identities": 8, "label_names": []})
