@@ -26,6 +26,16 @@ class _Evil:
     """Not a tensor: weights_only=True refuses to unpickle it."""
 
 
+class _Reduce:
+    """A malicious pickle: unpickling it would create the file named `marker` (it must never run)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
 def _copy_rgb(src: Path, dst: Path, *, masks: bool = True) -> Path:
     shutil.copytree(src, dst, ignore=None if masks else shutil.ignore_patterns("masks"))
     return dst
@@ -43,6 +53,8 @@ def _files(tmp: Path, demo: dict) -> dict[str, Path]:
     f["truncated"].write_bytes(data[: len(data) // 2])
     f["pickle"] = tmp / "pickle.pth"
     torch.save({"model": _Evil()}, f["pickle"])
+    f["reduce"] = tmp / "reduce.pth"
+    torch.save({"state_dict": _Reduce(tmp / "PWNED")}, f["reduce"])
     f["text"] = tmp / "notes.pth"
     f["text"].write_text("hello")
     f["mismatch"] = tmp / "linear.pth"
@@ -130,6 +142,11 @@ def _cases(tmp: Path, demo: dict) -> dict[str, tuple[list[str], list[str]]]:
         "resume_not_a_run": (["training/train.py", "--resume", str(f["text"])], ["not in one"]),
         "weights_file_missing": (train("model.pretrained=/nonexistent/w.bin"), ["/nonexistent/w.bin"]),
         "unknown_arch": (train("model.arch=ViT-Nope"), ["ViT-Nope"]),
+        "pretrained_malicious": (
+            train(f"model.pretrained={f['reduce']}"),
+            ["reduce.pth", "refused for safety"],
+        ),
+        "test_malicious_reduce": (test(f["reduce"]), ["reduce.pth", "refused for safety"]),
         "zero_steps": (train(accum_steps=1000, name="zero"), ["not one optimiser step", "accum_steps"]),
         "corrupt_frame_in_worker": (
             train(rgb_dir=str(f["corrupt"]), workers=2, nEpochs=1, name="corrupt"),
@@ -240,6 +257,10 @@ def test_errors_come_before_any_work(results):
     assert (logs / "taken" / "log.txt").read_text() == "an earlier run\n"
 
 
+def test_a_malicious_pickle_never_runs(results):
+    assert not (results["test_malicious_reduce"]["tmp"] / "PWNED").exists(), "the pickle's payload ran"
+
+
 def test_worker_error_is_the_original_message(results):
     err = results["corrupt_frame_in_worker"]["stderr"]
     assert "DataLoader worker" not in err and "Caught" not in err, err[-2000:]
@@ -255,3 +276,63 @@ def test_debug_shows_the_traceback(how, tmp_path):
     p = subprocess.run(args + (["--debug"] if how == "flag" else []), cwd=REPO, capture_output=True,
                        text=True, timeout=300, env=env)  # fmt: skip
     assert p.returncode != 0 and "Traceback" in p.stderr and "ConfigError" in p.stderr
+
+
+def test_disk_full_and_read_only_are_one_error_line_naming_the_file(capsys):
+    import errno
+
+    from fbi_common.cli import run_cli
+
+    def full(argv):
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/x/test/FBI-Demo/feat.npy")
+
+    def read_only(argv):
+        raise OSError(errno.EROFS, "Read-only file system", "/runs/x/log.txt")
+
+    for main, want in (
+        (full, "feat.npy: No space left on device (free disk space"),
+        (read_only, "pick a writable"),
+    ):
+        with pytest.raises(SystemExit) as e:
+            run_cli(main, [])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.startswith("error: ") and want in err and "unexpected" not in err, (
+            err
+        )
+
+
+def test_a_log_file_on_a_full_disk_is_one_warning_not_a_traceback(tmp_path, capsys):
+    import errno
+    import io
+    import logging
+
+    from fbi_common.logging import get_logger, setup_logging
+
+    class Full(io.StringIO):
+        def write(self, s):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    setup_logging(tmp_path)
+    handler = next(h for h in logging.getLogger("fbi").handlers if isinstance(h, logging.FileHandler))
+    handler.stream = Full()
+    log = get_logger("t")
+    log.info("first")
+    log.info("second")
+    err = capsys.readouterr().err
+    setup_logging(None)
+    assert "Logging error" not in err and "Traceback" not in err, err
+    assert err.count("No space left on device") == 1 and "log.txt" in err and "second" in err, err
+
+
+def test_a_failed_failed_note_keeps_the_original_error(tmp_path, monkeypatch):
+    """A run that dies of a full disk cannot write its FAILED note either: the user still sees the cause."""
+    from training.trainer.distributed import DistInfo
+    from training.trainer.runfolder import guarded_run
+
+    def no_space(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", no_space)
+    with pytest.raises(ValueError, match="the real cause"), guarded_run(tmp_path, False, DistInfo()) as guard:
+        guard.started = True
+        raise ValueError("the real cause")

@@ -40,10 +40,11 @@ def clean_checkpoint_folder(folder: str | Path) -> None:
         log.info("removed %s, left by an interrupted checkpoint write", p)
 
 
-def _read_error(path: Path, e: Exception) -> CheckpointError:
+def read_error(path: Path, e: Exception) -> CheckpointError:
     """Say which of the three things went wrong: unsafe pickle, damaged file, or not a checkpoint."""
     text = str(e)
-    if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in text:
+    unsafe = isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in text
+    if unsafe or ("weights_only" in text and "non-allowlisted" in text):  # the latter: timm's wording
         found = _GLOBAL.search(text)
         what = f" (e.g. {found.group(1)})" if found else ""
         return CheckpointError(
@@ -74,7 +75,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for truncated/corrupt/unsafe files
-        raise _read_error(path, e) from e
+        raise read_error(path, e) from e
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, expected a dict/state_dict")
     return obj

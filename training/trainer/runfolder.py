@@ -160,8 +160,11 @@ def guarded_run(run_dir: Path, fresh: bool, dist_info: DistInfo) -> Iterator[Run
             else:
                 note = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
                 hint = resume_command(run_dir, dist_info) if (run_dir / "ckpt").is_dir() else "start again"
-                (run_dir / FAILED).write_text(f"{note}\nto continue: {hint}\n", encoding="utf-8")
-                log.warning("run folder %s marked %s", run_dir, FAILED)
+                try:
+                    (run_dir / FAILED).write_text(f"{note}\nto continue: {hint}\n", encoding="utf-8")
+                    log.warning("run folder %s marked %s", run_dir, FAILED)
+                except OSError as w:  # e.g. the disk is full: the original error is what the user must see
+                    log.warning("could not mark %s %s (%s)", run_dir, FAILED, w.strerror or w)
         raise
 
 
