@@ -19,12 +19,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.face import FaceEngine  # noqa: E402
+from fbi_common.video import decode_selected  # noqa: E402
 from preprocessing.fbi_prep import synthetic  # noqa: E402
 from preprocessing.fbi_prep.adapters.base import VideoJob  # noqa: E402
-from preprocessing.fbi_prep.face import FaceEngine  # noqa: E402
 from preprocessing.fbi_prep.pipeline import VideoProcessor  # noqa: E402
 from preprocessing.fbi_prep.settings import load_section  # noqa: E402
-from preprocessing.fbi_prep.video import decode_selected  # noqa: E402
 
 
 def make_video(path: Path, n: int, w: int, h: int) -> Path:

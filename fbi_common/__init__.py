@@ -1,4 +1,5 @@
-"""What both `training` and `preprocessing` use: paths, logging, errors, the CLI wrapper, atomic writes.
+"""What both `training` and `preprocessing` use: paths, logging, errors, the CLI wrapper, atomic writes,
+frame selection, video decoding and the face path (detect → choose → landmarks → align → crop).
 
 Neither package imports the other's internals; anything they share lives here.
 """

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+from fbi_common.face.align import eye_angle_deg
 from preprocessing.fbi_prep import synthetic
-from preprocessing.fbi_prep.align import eye_angle_deg
 
 pytestmark = pytest.mark.slow
 

@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
+from fbi_common.face import FaceEngine
+from fbi_common.face.align import eye_angle_deg
 from preprocessing.fbi_prep import synthetic
-from preprocessing.fbi_prep.align import eye_angle_deg
-from preprocessing.fbi_prep.face import FaceEngine
 from preprocessing.fbi_prep.ledger import Ledger
 from preprocessing.fbi_prep.runner import run
 from preprocessing.fbi_prep.settings import load_section

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from preprocessing.fbi_prep import align, splits, synthetic
+from fbi_common.face import Face, align, choose_faces, face_models_dir, landmark_model_path
+from fbi_common.video import VideoError, decode_selected, open_video, read_frames, select_indices
+from preprocessing.fbi_prep import splits, synthetic
 from preprocessing.fbi_prep.adapters.base import LayoutError, out_dir_for
 from preprocessing.fbi_prep.adapters.custom import read_labels
 from preprocessing.fbi_prep.doctor import landmark_key, to_key
-from preprocessing.fbi_prep.face import Face, choose_faces, face_models_dir, landmark_model_path
 from preprocessing.fbi_prep.ledger import Ledger
 from preprocessing.fbi_prep.settings import SettingsError, build_parser, resolve_settings
-from preprocessing.fbi_prep.video import VideoError, decode_selected, open_video, read_frames, select_indices
 
 
 def test_select_indices_even_and_stride():

@@ -1,5 +1,6 @@
 """Scoring new media with the training-time preprocessing: face detection + 5-point alignment (the
-same code as `preprocessing/preprocess.py`), the checkpoint's resize/normalisation, then the detector."""
+face path `preprocessing/preprocess.py` uses, `fbi_common.face`), the checkpoint's input transform,
+then the detector."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import cv2
 import numpy as np
 import torch
 
+from fbi_common.face import FaceEngine, FacePipeline
 from fbi_common.logging import get_logger
+from fbi_common.video import decode_selected
 from training.dataset.transforms import FrameTransform
 from training.trainer.build import build_detector
 from training.trainer.checkpoint import CheckpointError, load_checkpoint, load_model_weights
@@ -81,30 +84,17 @@ class Predictor:
 
 
 class FaceCropper:
-    """dlib face detection + landmarks + similarity alignment, as in preprocessing (size/scale configurable)."""
+    """The preprocessing face path (`fbi_common.face.FacePipeline`), giving RGB crops for the detector."""
 
     def __init__(
         self, size: int = 256, scale: float = 1.3, policy: str = "largest", detector: str = "hog"
     ) -> None:
-        from preprocessing.fbi_prep.face import FaceEngine
-
-        self.engine = FaceEngine(detector=detector)
-        self.size, self.scale, self.policy = size, scale, policy
+        self.pipeline = FacePipeline(FaceEngine(detector=detector), size, scale, policy)
 
     def crops(self, frame_bgr: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
         """(box, aligned RGB crop) for the chosen faces of one BGR frame; empty when no face is found."""
-        from preprocessing.fbi_prep.align import five_points, similarity_matrix, warp_image
-        from preprocessing.fbi_prep.face import choose_faces
-
-        grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
-        chosen, _ = choose_faces(self.engine.detect(grey), self.policy)
-        out = []
-        for face in chosen:
-            self.engine.add_landmarks(grey, face)
-            m = similarity_matrix(five_points(face.landmarks), self.size, self.scale)
-            crop = warp_image(frame_bgr, m, self.size)
-            out.append((face.box, cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)))
-        return out
+        faces, _ = self.pipeline.frame(frame_bgr)
+        return [(f.box, cv2.cvtColor(f.crop, cv2.COLOR_BGR2RGB)) for f in faces]
 
 
 def list_media(inp: str | Path) -> list[Path]:
@@ -126,8 +116,6 @@ def _frames(path: Path, num_frames: int) -> tuple[str, list[tuple[int, np.ndarra
         if img is None:
             raise ValueError("OpenCV could not decode the image (corrupt or unsupported format)")
         return "image", [(0, img)]
-    from preprocessing.fbi_prep.video import decode_selected
-
     decoded = decode_selected(path, "fixed_num_frames", num_frames, 1)
     if not decoded.frames:
         raise ValueError("no frame could be decoded (corrupt or unsupported video)")

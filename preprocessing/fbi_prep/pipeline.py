@@ -12,22 +12,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fbi_common.face import FaceEngine, FacePipeline, StageTimer, warp_image
+from fbi_common.video import VideoError, decode_selected, open_video, read_frames, read_window
+
 from .adapters.base import VideoJob
-from .align import five_points, similarity_matrix, warp_image, warp_points
-from .face import FaceEngine, choose_faces
-from .video import VideoError, decode_selected, open_video, read_frames, read_window
-
-
-class _Timer:
-    """Accumulates seconds per stage (decode / detect / landmarks / align / write) for the ledger and benchmark."""
-
-    def __init__(self):
-        self.t = Counter()
-
-    def add(self, stage: str, t0: float) -> float:
-        now = time.perf_counter()
-        self.t[stage] += now - t0
-        return now
 
 
 def face_folder(video: str, k: int) -> str:
@@ -36,13 +24,14 @@ def face_folder(video: str, k: int) -> str:
 
 
 class VideoProcessor:
-    """Holds the settings and the per-process FaceEngine; `__call__(job, out_root)` processes one video."""
+    """Holds the settings and the per-process face path; `__call__(job, out_root)` processes one video."""
 
     def __init__(self, cfg: dict[str, Any], engine: FaceEngine | None = None):
         self.cfg = cfg
         self.engine = engine or FaceEngine(
             cfg["detector"], str(cfg["landmarks"]), cfg["detect_max_side"], cfg["detect_upsample"]
         )
+        self.faces = FacePipeline(self.engine, cfg["size"], cfg["scale"], cfg["face_policy"])
         ext = "jpg" if cfg["image_format"] == "jpg" else "png"
         self.ext = ext
         self.params = (
@@ -57,7 +46,7 @@ class VideoProcessor:
             "detector": self.engine.detector_name, "landmark_model": self.engine.landmark_model,
             "face_policy": self.cfg["face_policy"], "outputs": [],
         }  # fmt: skip
-        timer = _Timer()
+        timer = StageTimer()
         t_start = time.perf_counter()
         base = Path(out_root) / job.out_dir if job.out_dir else Path(out_root)
         try:
@@ -86,7 +75,7 @@ class VideoProcessor:
                 for p in d.glob(f"{video}_face*"):
                     shutil.rmtree(p, ignore_errors=True)
 
-    def _run(self, job: VideoJob, base: Path, rec: dict, timer: _Timer) -> None:
+    def _run(self, job: VideoJob, base: Path, rec: dict, timer: StageTimer) -> None:
         cfg = self.cfg
         t = time.perf_counter()
         dec = decode_selected(job.src, cfg["mode"], cfg["num_frames"], cfg["stride"], cfg["decode"])
@@ -148,39 +137,19 @@ class VideoProcessor:
 
     def _process_frame(self, frame, idx, mask, base, video, timer, policy_used) -> int:
         """Detect, choose, align and write one frame; returns the number of faces written (0 = none)."""
-        t = time.perf_counter()
-        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        faces = self.engine.detect(grey)
-        t = timer.add("detect", t)
+        faces, applied = self.faces.frame(frame, mask, timer)
         if not faces:
             return 0
-        chosen, applied = choose_faces(faces, self.cfg["face_policy"], mask)
-        if (
-            self.cfg["face_policy"] == "mask"
-            and applied != "mask"
-            and mask is not None
-            and (mask > 127).any()
-        ):
-            # The manipulated face may be smaller than the upsampling level that found the others: look harder.
-            for level in self.engine.upsample[1:] or (self.engine.upsample[0] + 1,):
-                more = self.engine.detect(grey, (level,))
-                picked, how = choose_faces(more, "mask", mask)
-                if how == "mask":
-                    chosen, applied = picked, how
-                    break
-            t = timer.add("detect", t)
         policy_used[applied] += 1
-        for k, face in enumerate(chosen):
-            self.engine.add_landmarks(grey, face)
-            t = timer.add("landmarks", t)
-            m = similarity_matrix(five_points(face.landmarks), self.cfg["size"], float(self.cfg["scale"]))
-            crop = warp_image(frame, m, self.cfg["size"])
-            lm = warp_points(face.landmarks, m)
-            mcrop = warp_image(mask, m, self.cfg["size"]) if mask is not None and self.cfg["masks"] else None
-            t = timer.add("align", t)
-            self._write(base, face_folder(video, k), idx, crop, lm, mcrop)
+        t = time.perf_counter()
+        for k, face in enumerate(faces):
+            mcrop = None
+            if mask is not None and self.cfg["masks"]:
+                mcrop = warp_image(mask, face.matrix, self.cfg["size"])
+                t = timer.add("align", t)
+            self._write(base, face_folder(video, k), idx, face.crop, face.crop_landmarks, mcrop)
             t = timer.add("write", t)
-        return len(chosen)
+        return len(faces)
 
     def _write(self, base: Path, video: str, idx: int, crop, lm, mcrop) -> None:
         name = f"{idx:03d}"

@@ -13,13 +13,13 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
+from fbi_common.face import FaceEngine, landmark_model_path
+from fbi_common.face.align import TEMPLATE_112
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
 from .adapters import get_adapter
 from .adapters.base import VideoJob
-from .align import TEMPLATE_112
-from .face import FaceEngine, landmark_model_path
 from .ledger import FAILED, Ledger, settings_hash
 from .pipeline import VideoProcessor
 

@@ -1,4 +1,4 @@
-"""Frame selection and decoding with OpenCV: only the kept frames are converted to images."""
+"""Video decoding with OpenCV for preprocessing and demo: only the selected frames are converted to images."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fbi_common.errors import FBIError
+from fbi_common.frames import select_frames
 
-class VideoError(RuntimeError):
-    """The video cannot be opened or yields no frames."""
+
+class VideoError(FBIError, RuntimeError):
+    """The video cannot be opened or yields no frames; the message names the file and the likely cause."""
+
+
+MODES = ("fixed_num_frames", "fixed_stride")
 
 
 def select_indices(count: int, mode: str, num_frames: int, stride: int) -> list[int]:
-    """Frame indices to keep: evenly spaced over `count` frames, or every `stride`-th (capped at num_frames>0)."""
-    if count <= 0:
-        return []
+    """Preprocessing's `mode` setting mapped onto the one selection rule (`fbi_common.frames`)."""
     if mode == "fixed_num_frames":
-        n = min(num_frames, count)
-        return sorted({int(round(x)) for x in np.linspace(0, count - 1, n)})
-    idx = list(range(0, count, stride))
-    return idx[:num_frames] if num_frames > 0 else idx
+        return select_frames(count, num_frames, spread="ends")
+    return select_frames(count, num_frames, stride=stride)
 
 
 @dataclass
