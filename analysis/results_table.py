@@ -52,7 +52,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="video score from frame probabilities (default: as each run was evaluated)")  # fmt: skip
     p.add_argument("--scale", type=float, default=100.0, help="display factor (100: AUC in percent)")
     p.add_argument("--decimals", type=int, default=1, help="decimals shown")
-    p.add_argument("--out", default=None, help="output folder (default: logs/tables/results_<time>)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder (relative: to the repo root; default logs/tables/results_<time>)",
+    )
     return p.parse_args(argv)
 
 
