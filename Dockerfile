@@ -7,7 +7,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /workspace/fbi-clip
-COPY requirements.txt install.sh ./
-RUN sh install.sh
+# The pinned packages first (a cached layer), then the repository, installed editable by install.sh.
+COPY requirements.txt requirements-dev.txt ./
+RUN python -m pip install -r requirements.txt -r requirements-dev.txt
 COPY . .
+RUN sh install.sh
 CMD ["python", "training/train.py", "--list"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fbi_common.cli import run_cli
 from fbi_common.logging import setup_logging
 from fbi_common.paths import resolve_path
 from training.metrics.core import VIDEO_AGGS, calibrate_threshold, compute_metrics
@@ -43,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(None)
     threshold = args.threshold
@@ -62,9 +63,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{args.predictions}\n")
     print(format_metrics_table(metrics))
     if args.json is not None:
-        print(f"\nwrote {write_metrics_json(args.json, metrics)}")
-    return metrics
+        print(f"\nwrote {write_metrics_json(args.json, metrics).resolve()}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
