@@ -28,6 +28,7 @@ def _args(demo_data, tmp_path: Path, *extra: str) -> list[str]:
             "--out", str(tmp_path / "abl"), "--n_boot", "20", *extra, "--opts", *opts, *TINY_FBI]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_print_commands_and_slurm_then_run_skip_and_table(demo_data, tmp_path, capsys) -> None:
     code, out, err = _main(_args(demo_data, tmp_path, "--print-commands"), capsys)
     assert code == 0, err

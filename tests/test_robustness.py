@@ -111,6 +111,7 @@ def _main(module: str, args: list[str], capsys) -> tuple[int, str, str]:
     return int(exc.value.code), out.out, out.err
 
 
+@pytest.mark.slow
 def test_clean_equals_test_py_and_perturbed_differs(tiny_run, demo_data, tmp_path, capsys) -> None:
     opts = ["--opts", *tiny_opts(demo_data, tmp_path, "x")]
     ckpt = str(tiny_run / "ckpt" / "best.pth")
@@ -151,6 +152,7 @@ def test_clean_equals_test_py_and_perturbed_differs(tiny_run, demo_data, tmp_pat
     assert again[0] == 0 and (tmp_path / "r" / "clean" / "FBI-Demo" / "predictions.csv").read_bytes() == clean
 
 
+@pytest.mark.slow
 def test_bad_flags_exit_2(tiny_run, capsys) -> None:
     ckpt = str(tiny_run / "ckpt" / "best.pth")
     for extra in (["--types", "XYZ"], ["--levels", "0"]):
