@@ -82,7 +82,7 @@ def test_items_and_frame_selection(demo):
     assert len(ds) == 4 * 4
     item = ds[0]
     assert set(item) == {"image", "label", "label_name", "video_key", "frame", "identity", "index"}
-    assert item["image"].shape == (3, 16, 16) and item["image"].dtype == torch.float32
+    assert item["image"].shape == (3, 16, 16) and item["image"].dtype == torch.uint8  # never normalised
     per_video: dict[str, list[int]] = {}
     for i in range(len(ds)):
         d = ds.describe(i)
@@ -116,16 +116,15 @@ def test_mask_landmark_and_eval_has_no_augmentation(demo):
     ds = build_dataset(dict(demo, with_mask=True, with_landmark=True), "test", None, SPEC)
     a, b = ds[3], ds[3]
     assert torch.equal(a["image"], b["image"]) and a["mask"].shape == (1, 16, 16)
-    assert a["landmark"].shape == (81, 2) and float(a["mask"].min()) >= 0.0 and float(a["mask"].max()) <= 1.0
+    assert a["landmark"].shape == (81, 2) and a["mask"].dtype == torch.uint8
     reader = FileReader(demo["rgb_dir"])
+    raw_mask = cv2.resize(reader.read_mask(derive_sibling(a["frame"], "masks")), (16, 16))
+    assert torch.equal(a["mask"][0], torch.from_numpy(raw_mask))
     raw = reader.read_landmark(derive_sibling(a["frame"], "landmarks", ".npy"))
     assert torch.allclose(a["landmark"], torch.from_numpy((raw + 0.5) * (16 / 24) - 0.5))
-    t = build_transform(dict(demo, resolution=20, mean=[0, 0, 0], std=[1, 1, 1]), "test", SPEC)
+    t = build_transform(demo, "test", dict(SPEC, size=20))  # the size comes from the model's spec
     out = t(reader.read_image(a["frame"]))
-    assert (
-        out["image"].shape == (3, 20, 20)
-        and 0.0 <= float(out["image"].min()) <= float(out["image"].max()) <= 1.0
-    )
+    assert out["image"].shape == (3, 20, 20) and out["image"].dtype == torch.uint8
     assert (
         build_transform(demo, "train", SPEC).aug is not None
         and build_transform(demo, "val", SPEC).aug is None
@@ -145,9 +144,9 @@ def test_geometric_aug_moves_landmarks_and_mask_with_image(aug):
     image = _dots_image(pts)
     mask = np.zeros((40, 40), np.uint8)
     mask[:, :10] = 255  # left band
-    t = FrameTransform(80, (0, 0, 0), (1, 1, 1), dict(NO_AUG, **aug))
+    t = FrameTransform(80, dict(NO_AUG, **aug))
     out = t(image, mask, pts, np.random.default_rng(0))
-    img = out["image"][0].numpy()
+    img = out["image"][0].numpy() / 255.0
     for x, y in out["landmark"].numpy():
         # the dot's intensity centroid must be where the landmark went (sub-pixel)
         x0, y0 = int(round(x)) - 6, int(round(y)) - 6
@@ -155,7 +154,7 @@ def test_geometric_aug_moves_landmarks_and_mask_with_image(aug):
         yy, xx = np.mgrid[y0 : y0 + 13, x0 : x0 + 13]
         cx, cy = (win * xx).sum() / win.sum(), (win * yy).sum() / win.sum()
         assert abs(cx - x) < 0.3 and abs(cy - y) < 0.3, (aug, (x, y), (cx, cy))
-    m = out["mask"][0].numpy()
+    m = out["mask"][0].numpy() / 255.0
     if aug.get("flip_prob"):
         assert m[:, -10:].mean() > 0.95 and m[:, :60].mean() < 0.05
     elif not aug:
@@ -168,11 +167,11 @@ def test_photometric_aug_is_seeded_and_changes_pixels():
         NO_AUG, blur_prob=1.0, brightness_prob=1.0, quality_prob=1.0, quality_lower=30, quality_upper=40
     )
     aug.update(brightness_limit=[0.2, 0.2], contrast_limit=[0.0, 0.0])
-    t = FrameTransform(32, (0, 0, 0), (1, 1, 1), aug)
+    t = FrameTransform(32, aug)
     a, b = t(image, rng=np.random.default_rng(3)), t(image, rng=np.random.default_rng(3))
     assert torch.equal(a["image"], b["image"])
-    plain = FrameTransform(32, (0, 0, 0), (1, 1, 1))(image)["image"]
-    assert float(a["image"].mean() - plain.mean()) > 0.1  # brightness +0.2 survives blur and JPEG
+    plain = FrameTransform(32)(image)["image"]
+    assert float(a["image"].float().mean() - plain.float().mean()) / 255 > 0.1  # +0.2 survives blur and JPEG
 
 
 @pytest.mark.parametrize("corruption", ["missing", "empty", "garbage"])

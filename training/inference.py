@@ -1,6 +1,6 @@
 """Scoring new media with the training-time preprocessing: face detection + 5-point alignment (the
-face path `preprocessing/preprocess.py` uses, `fbi_common.face`), the checkpoint's input transform,
-then the detector."""
+face path `preprocessing/preprocess.py` uses, `fbi_common.face`), the checkpoint's resize, then the
+detector (which applies the checkpoint's normalisation)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from fbi_common.face import FaceEngine, FacePipeline
 from fbi_common.logging import get_logger
 from fbi_common.video import decode_selected
 from training.dataset.transforms import FrameTransform
-from training.trainer.build import build_detector
+from training.trainer.build import build_detector, input_spec
 from training.trainer.checkpoint import CheckpointError, load_checkpoint, load_model_weights
 
 log = get_logger("inference")
@@ -68,8 +68,8 @@ class Predictor:
         load_model_weights(self.model, ckpt, source=str(weights_path))
         self.device = torch.device(device)
         self.model.to(self.device).eval()
-        pre = ckpt["preprocessing"]
-        self.transform = FrameTransform(pre["size"], pre["mean"], pre["std"], None)
+        spec = input_spec(cfg, self.model, ckpt["preprocessing"])
+        self.transform = FrameTransform(spec["size"])
         thr = ckpt.get("threshold")
         self.threshold = float(thr) if thr is not None else 0.5
         self.model_name = cfg["model_name"]

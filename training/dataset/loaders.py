@@ -41,12 +41,10 @@ def _frame_num(cfg: dict, split: str) -> int | None:
 
 
 def build_transform(cfg: dict, split: str, input_spec: dict) -> FrameTransform:
-    """Resize to `resolution` (else the detector's size); cfg mean/std override the detector's."""
-    size = cfg.get("resolution") or input_spec["size"]
-    mean = cfg.get("mean") if cfg.get("mean") is not None else input_spec["mean"]
-    std = cfg.get("std") if cfg.get("std") is not None else input_spec["std"]
+    """Resize to `input_spec["size"]` (the model's, after `build.input_spec` applied the config's
+    `resolution`); augment only the train split. Normalisation is the model's (pixels stay uint8)."""
     augment = split == "train" and cfg.get("use_data_augmentation", False)
-    return FrameTransform(size, mean, std, cfg.get("data_aug") if augment else None)
+    return FrameTransform(input_spec["size"], cfg.get("data_aug") if augment else None)
 
 
 def build_dataset(

@@ -1,8 +1,10 @@
-"""Per-frame transform: training augmentation, resize and normalisation, moving image, mask and landmarks together.
+"""Per-frame transform: training augmentation and resize, moving image, mask and landmarks together.
 
 OpenCV/NumPy on uint8 arrays (fast inside DataLoader workers). Order: horizontal flip and rotation
 (geometric, at the source resolution, applied to image, mask and landmarks), Gaussian blur, resize
-to `size`, brightness/contrast, JPEG re-encoding, then scaling to [0, 1] and mean/std normalisation.
+to `size`, brightness/contrast, JPEG re-encoding. The result stays uint8 RGB: images are never
+mean/std-normalised here — each detector normalises its input itself (`BaseDetector.normalize`), so
+4× fewer bytes cross the worker boundary and the normalisation runs batched on the device.
 Landmarks use pixel-centre coordinates, matching OpenCV: a flip maps x → W−1−x, a resize maps
 x → (x+0.5)·S/W − 0.5. A flip mirrors landmark coordinates but does not reorder points (left-eye
 points end up on the right), as in DeepfakeBench.
@@ -30,18 +32,11 @@ def _limits(value: float | Sequence[float], symmetric: bool = True) -> tuple[flo
 
 
 class FrameTransform:
-    """Callable `(image, mask, landmark, rng) -> dict` producing the tensors of one dataset item."""
+    """Callable `(image, mask, landmark, rng) -> dict` producing the tensors of one dataset item:
+    `image` uint8 3×S×S RGB, `mask` uint8 1×S×S (0–255), `landmark` float32 K×2 (output pixels)."""
 
-    def __init__(
-        self,
-        size: int,
-        mean: Sequence[float],
-        std: Sequence[float],
-        aug: dict | None = None,
-    ) -> None:
+    def __init__(self, size: int, aug: dict | None = None) -> None:
         self.size = int(size)
-        self.mean = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)
-        self.std = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)
         self.aug = dict(aug) if aug else None
 
     def __repr__(self) -> str:
@@ -65,10 +60,9 @@ class FrameTransform:
         image, mask, lm = self._resize(image, mask, lm)
         if self.aug is not None:
             image = self._photometric(image, rng)
-        x = image.astype(np.float32).transpose(2, 0, 1) / 255.0
-        out = {"image": torch.from_numpy((x - self.mean) / self.std)}
+        out = {"image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))}
         if mask is not None:
-            out["mask"] = torch.from_numpy(mask.astype(np.float32)[None] / 255.0)
+            out["mask"] = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.uint8)[None])
         if lm is not None:
             out["landmark"] = torch.from_numpy(lm)
         return out

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from training.utils.pixels import to_unit
 
 
 class BaseDetector(nn.Module):
@@ -23,9 +26,10 @@ class BaseDetector(nn.Module):
     3. sets `test_config` — the `model:` overrides that make it tiny (random init, small widths) so
        `tests/test_detectors.py` can build it from `{**config_defaults, **test_config}` and take an
        optimiser step on a few 32–64 px images in about a second;
-    4. sets `self.input_spec = {"size", "mean", "std"}` in `__init__` (the data pipeline resizes and
-       normalises to it);
-    5. implements `forward(batch, inference=False) -> {"cls": B×2 logits, "prob": B, "feat": B×D}`;
+    4. calls `self.set_input_spec(size, mean, std)` in `__init__` (the data pipeline resizes to
+       `size`; the model normalises with `mean`/`std`);
+    5. implements `forward(batch, inference=False) -> {"cls": B×2 logits, "prob": B, "feat": B×D}`,
+       reading `self.normalize(batch["image"])` (or `self.to_unit(...)` for [0, 1] pixels);
     6. overrides `get_losses` only if it needs more than cross-entropy on `cls`, and `set_progress`
        only if something depends on the training progress (e.g. a ramped coefficient).
     """
@@ -33,6 +37,36 @@ class BaseDetector(nn.Module):
     config_defaults: ClassVar[dict[str, Any]] = {}
     test_config: ClassVar[dict[str, Any]] = {}
     input_spec: dict[str, Any]
+    pixel_mean: Tensor
+    pixel_std: Tensor
+
+    # ---- pixels in: the model owns its normalisation ------------------------------------------------
+    def set_input_spec(self, size: int, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Set `input_spec` and the (non-persistent) `pixel_mean`/`pixel_std` buffers used by `normalize`.
+
+        Called in `__init__` with the backbone's values, and again when a config or checkpoint
+        overrides them (`training.trainer.build.apply_input_spec`). Non-persistent: state dicts do not
+        change, so checkpoints written before normalisation moved into the model still load.
+        """
+        mean, std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError(f"mean/std need 3 values each and std > 0; got mean={mean}, std={std}")
+        self.input_spec = {"size": int(size), "mean": mean, "std": std}
+        old = getattr(self, "pixel_mean", None)
+        device = old.device if isinstance(old, Tensor) else None
+        for name, v in (("pixel_mean", mean), ("pixel_std", std)):
+            self.register_buffer(name, torch.tensor(v, device=device).view(1, 3, 1, 1), persistent=False)
+
+    @staticmethod
+    def to_unit(images: Tensor) -> Tensor:
+        """RGB pixels as floats in [0, 1]: uint8 (what the loaders deliver) is divided by 255,
+        floating-point input is taken to be in [0, 1] already and returned unchanged."""
+        return to_unit(images)
+
+    def normalize(self, images: Tensor) -> Tensor:
+        """`(to_unit(images) − mean) / std` with this detector's mean/std (B×3×H×W, float)."""
+        x = to_unit(images)
+        return (x - self.pixel_mean.to(x.dtype)) / self.pixel_std.to(x.dtype)
 
     @classmethod
     def from_config(cls, model_cfg: dict, data_info: dict) -> BaseDetector:
@@ -107,10 +141,10 @@ class TimmDetector(BaseDetector):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.backbone.num_features, 2)
         size = int(image_size) if image_size is not None else self.backbone.image_size
-        self.input_spec = {"size": size, "mean": self.backbone.mean, "std": self.backbone.std}
+        self.set_input_spec(size, self.backbone.mean, self.backbone.std)
 
     def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:
-        feat = self.backbone(batch["image"])
+        feat = self.backbone(self.normalize(batch["image"]))
         logits = self.head(self.dropout(feat))
         return {"cls": logits, "prob": self.fake_prob(logits), "feat": feat}
 

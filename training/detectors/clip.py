@@ -86,10 +86,10 @@ class ClipDetector(BaseDetector):
             # The projection is unused when the head reads the CLS token: freeze it so DDP sees no
             # trainable parameter without a gradient.
             b.visual.proj.requires_grad_(False)
-        self.input_spec = {"size": b.image_size, "mean": b.mean, "std": b.std}
+        self.set_input_spec(b.image_size, b.mean, b.std)
 
     def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:
-        f = self.backbone(batch["image"])[self.feature]
+        f = self.backbone(self.normalize(batch["image"]))[self.feature]
         z = F.normalize(f, dim=-1) if self.l2_norm else f
         logits = self.head(self.dropout(z))
         return {"cls": logits, "prob": self.fake_prob(logits), "feat": z}

@@ -124,9 +124,7 @@ class FBIClipDetector(BaseDetector):
         # The CLIP projection (`embed`) is not used here; freezing it keeps DDP free of unused params.
         self.backbone.visual.proj.requires_grad_(False)
         bb = self.backbone
-        self.input_spec = {"size": bb.image_size, "mean": bb.mean, "std": bb.std}
-        self.register_buffer("pix_mean", torch.tensor(bb.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pix_std", torch.tensor(bb.std).view(1, 3, 1, 1), persistent=False)
+        self.set_input_spec(bb.image_size, bb.mean, bb.std)
         self._build_branches(cfg, num_identities)
         fused = bb.width * (2 if cfg["boundary"]["enabled"] else 1)
         h = cfg["head"]
@@ -175,13 +173,16 @@ class FBIClipDetector(BaseDetector):
         if hasattr(self, "identity"):
             self.identity.set_progress(progress)
 
-    def encode(self, x: torch.Tensor) -> dict[str, Any]:
-        """Backbone features with the frequency tokens injected: `{"cls", "patch", "x01", "freq"}`."""
-        need_pixels = hasattr(self, "freq") or hasattr(self, "boundary")
-        # The branches want [0, 1] pixels; the batch is normalised with the backbone's mean/std.
-        x01 = x * self.pix_std.to(x.dtype) + self.pix_mean.to(x.dtype) if need_pixels else None
+    def encode(self, images: torch.Tensor) -> dict[str, Any]:
+        """Backbone features with the frequency tokens injected: `{"cls", "patch", "x01", "freq"}`.
+
+        `images`: uint8 or [0, 1] pixels. The frequency and boundary branches read the [0, 1] pixels,
+        the ViT their mean/std-normalised version.
+        """
+        x01 = self.to_unit(images)
         fo = self.freq(x01) if hasattr(self, "freq") else None
-        out = self.backbone(x, block_hook=self.freq.block_hook(fo.tokens) if fo is not None else None)
+        hook = self.freq.block_hook(fo.tokens) if fo is not None else None
+        out = self.backbone(self.normalize(x01), block_hook=hook)
         return {"cls": out["cls"], "patch": out["patch"], "x01": x01, "freq": fo}
 
     def forward(self, batch: dict, inference: bool = False) -> dict[str, torch.Tensor]:

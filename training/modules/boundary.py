@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.utils.pixels import to_unit
+
 
 def boundary_cues(x01: torch.Tensor, blur_kernel: int, blur_sigma: float, canny: bool) -> torch.Tensor:
     """Hand-made blending cues from a B×3×H×W image in [0, 1], stacked on channels.
@@ -34,14 +36,17 @@ def mask_boundary(
     blur_sigma: float = 2.0,
     size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
-    """Soft boundary of a blending mask in [0, 1]: 4·m̃·(1 − m̃) of the blurred mask m̃.
+    """Soft boundary of a blending mask (uint8 0–255 as the loaders deliver it, or float in [0, 1]):
+    4·m̃·(1 − m̃) of the blurred mask m̃ in [0, 1].
 
     Peaks at 1 where the (blurred) mask crosses 0.5 and is 0 inside and outside the blended region;
     for a real image (all-zero mask) the target is all zero. The blur gives hard masks a width.
     `size`: area-average the target down to the boundary map's resolution.
     """
     with torch.autocast(device_type=mask.device.type, enabled=False):
-        m = kornia.filters.gaussian_blur2d(mask.float(), (blur_kernel, blur_kernel), (blur_sigma, blur_sigma))
+        m = kornia.filters.gaussian_blur2d(
+            to_unit(mask).float(), (blur_kernel, blur_kernel), (blur_sigma, blur_sigma)
+        )
         t = (4.0 * m * (1.0 - m)).clamp(0.0, 1.0)
         return F.adaptive_avg_pool2d(t, size) if size is not None and t.shape[-2:] != size else t
 

@@ -24,24 +24,48 @@ def build_detector(cfg: dict, data_info: dict[str, Any]) -> nn.Module:
     return model
 
 
-def input_spec(cfg: dict, model: nn.Module) -> dict[str, Any]:
-    """Network input size and normalisation: the backbone's own unless the config overrides them."""
+def input_spec(cfg: dict, model: nn.Module, saved: dict | None = None) -> dict[str, Any]:
+    """Resolve the network input size and normalisation, set them on the model, and return them.
+
+    The one place the `resolution` / `mean` / `std` override is applied: the backbone's own values
+    ← the config's (when not null) ← `saved`, a checkpoint's `preprocessing` (what the weights were
+    trained with; a config asking for something else is overruled with a warning). The result goes
+    into the model's `pixel_mean`/`pixel_std` buffers (`set_input_spec`), since the data pipeline
+    delivers un-normalised pixels; the loaders only read its `size`.
+    """
     spec = dict(model.input_spec)
-    if cfg.get("resolution") and int(cfg["resolution"]) != int(spec["size"]):
+    wanted = {
+        "size": int(cfg["resolution"]) if cfg.get("resolution") else None,
+        "mean": tuple(float(v) for v in cfg["mean"]) if cfg.get("mean") is not None else None,
+        "std": tuple(float(v) for v in cfg["std"]) if cfg.get("std") is not None else None,
+    }
+    for key, value in wanted.items():
+        if value is not None:
+            spec[key] = value
+    for key in ("size", "mean", "std"):
+        if not saved or saved.get(key) is None:
+            continue
+        value = int(saved[key]) if key == "size" else tuple(float(v) for v in saved[key])
+        if wanted[key] is not None and wanted[key] != value:
+            cfg_key = "resolution" if key == "size" else key
+            log.warning(
+                "the config asks for %s=%s but the checkpoint was trained with %s; using the checkpoint's",
+                cfg_key,
+                list(wanted[key]) if key != "size" else wanted[key],
+                value,
+            )
+        spec[key] = value
+    if int(spec["size"]) != int(model.input_spec["size"]):
         from training.networks.clip_backbone import ClipBackbone
 
         if any(isinstance(m, ClipBackbone) for m in model.modules()):
             raise ValueError(
-                f"resolution={cfg['resolution']} but the {cfg['model_name']} ViT takes {spec['size']} px inputs "
-                f"(its patch grid is fixed); set model.image_size={cfg['resolution']} instead (positional "
+                f"resolution={spec['size']} but the {cfg['model_name']} ViT takes {model.input_spec['size']} px "
+                f"inputs (its patch grid is fixed); set model.image_size={spec['size']} instead (positional "
                 "embeddings are resized) and leave resolution null"
             )
-        spec["size"] = int(cfg["resolution"])
-    if cfg.get("mean") is not None:
-        spec["mean"] = tuple(cfg["mean"])
-    if cfg.get("std") is not None:
-        spec["std"] = tuple(cfg["std"])
-    return spec
+    model.set_input_spec(spec["size"], spec["mean"], spec["std"])
+    return dict(model.input_spec)
 
 
 def build_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:

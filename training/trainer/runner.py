@@ -213,7 +213,7 @@ def run_test(cfg: dict, weights_path: str, out_dir: str | None = None) -> dict[s
         info["num_identities"] = _identity_classes(model_state_from(ckpt)) or info["num_identities"]
     model = build_detector(cfg, info).to(dist_info.device)
     load_model_weights(model, ckpt, source=str(weights_path))
-    spec = input_spec(cfg, model)
+    spec = input_spec(cfg, model, ckpt.get("preprocessing"))  # the normalisation it was trained with
     stamp = {"weights_path": str(weights_path), "selected_on": (saved or {}).get("select_on", "unknown")}
     return evaluate_sets(cfg, model, spec, identity_map, dist_info, run_dir, ckpt.get("threshold"), stamp)
 
