@@ -68,7 +68,7 @@ def load(cfg: dict, weights_path: str | Path) -> Loaded:
     info = {"num_identities": max(1, len(identity_map)), "label_names": labels, "identity_map": identity_map}
     model = build_detector(cfg, info).to(dist_info.device)
     load_model_weights(model, ckpt, source=str(path))
-    spec = input_spec(cfg, model)
+    spec = input_spec(cfg, model, ckpt.get("preprocessing"))  # the normalisation it was trained with
     return Loaded(cfg, model, spec, identity_map, dist_info, ckpt.get("threshold"), path)
 
 
