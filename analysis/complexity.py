@@ -45,9 +45,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--num_identities", type=int, default=720, help="size of the identity head (FBI-CLIP)")
     p.add_argument("--no-speed", dest="speed", action="store_false", help="parameters and FLOPs only")
     p.add_argument("--keep_pretrained", action="store_true", help="load the YAMLs' pretrained weights")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 on a busy machine)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 on a busy machine)"
+    )
     p.add_argument("--out", default=None, help="output folder (relative: repo root)")
-    p.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE", help="overrides applied to every YAML")
+    p.add_argument(
+        "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="overrides applied to every YAML"
+    )
     return p.parse_args(argv)
 
 
@@ -58,7 +62,9 @@ def default_yamls() -> list[str]:
 
     names = list(DEFAULTS)
     covered = {"fbi_clip", "clip", "xception", "efficientnetb4"}
-    names += [f"{n}.yaml" for n in DETECTORS.names() if n not in covered and (DETECTOR_DIR / f"{n}.yaml").is_file()]
+    names += [
+        f"{n}.yaml" for n in DETECTORS.names() if n not in covered and (DETECTOR_DIR / f"{n}.yaml").is_file()
+    ]
     return names
 
 
@@ -75,7 +81,9 @@ def tables(costs: list) -> tuple[Grid, Grid]:
     for c in costs:
         main.rows.append([c.name, c.model_name, str(c.size), _m(c.params), _m(c.trainable), f"{c.gflops:.2f}",
                           f"{c.train_ips:.1f}", f"{c.infer_ips:.1f}"])  # fmt: skip
-    main.notes.append("GFLOPs: torch.utils.flop_counter, one image, inference forward (2 FLOPs per multiply-add).")
+    main.notes.append(
+        "GFLOPs: torch.utils.flop_counter, one image, inference forward (2 FLOPs per multiply-add)."
+    )
     parts = Grid("Parameters per top-level module", ["detector", "module", "params", "trainable"], [])
     for c in costs:
         parts.rows += [[c.name, n, _m(p), _m(t)] for n, p, t in c.modules]
@@ -85,20 +93,48 @@ def tables(costs: list) -> tuple[Grid, Grid]:
 def to_csv(costs: list) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["detector", "model_name", "input_px", "params", "trainable", "gflops", "train_img_per_s", "infer_img_per_s", "batch", "device", "modules"])
+    w.writerow(
+        [
+            "detector",
+            "model_name",
+            "input_px",
+            "params",
+            "trainable",
+            "gflops",
+            "train_img_per_s",
+            "infer_img_per_s",
+            "batch",
+            "device",
+            "modules",
+        ]
+    )
     for c in costs:
         d = asdict(c)
         mods = ";".join(f"{n}:{p}:{t}" for n, p, t in c.modules)
-        w.writerow([d["name"], d["model_name"], d["size"], d["params"], d["trainable"], d["gflops"], d["train_ips"], d["infer_ips"], d["batch"], d["device"], mods])
+        w.writerow(
+            [
+                d["name"],
+                d["model_name"],
+                d["size"],
+                d["params"],
+                d["trainable"],
+                d["gflops"],
+                d["train_ips"],
+                d["infer_ips"],
+                d["batch"],
+                d["device"],
+                mods,
+            ]
+        )
     return buf.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    import torch
+
     from analysis.pipeline.cost import measure
     from training.config import load_config
-
-    import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -107,9 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     for y in tqdm(yamls, desc="detectors", unit="detector", dynamic_ncols=True):
         opts = ([] if args.keep_pretrained else ["model.pretrained=none"]) + list(args.opts)
         cfg = load_config(str(y), opts=opts)
-        costs.append(measure(cfg, y.stem, args.batch, args.iters, args.warmup, args.num_identities, args.speed))
+        costs.append(
+            measure(cfg, y.stem, args.batch, args.iters, args.warmup, args.num_identities, args.speed)
+        )
     main_grid, parts = tables(costs)
-    out = resolve_path(args.out) if args.out else resolve_path("logs/tables") / f"complexity_{time.strftime('%Y-%m-%d-%H-%M-%S')}"
+    out = (
+        resolve_path(args.out)
+        if args.out
+        else resolve_path("logs/tables") / f"complexity_{time.strftime('%Y-%m-%d-%H-%M-%S')}"
+    )
     md = main_grid.markdown() + "\n" + parts.markdown()
     written = [atomic_write_text(out / "complexity.md", md), atomic_write_text(out / "complexity.csv", to_csv(costs)),
                atomic_write_text(out / "complexity.tex", main_grid.latex("tab:complexity")),

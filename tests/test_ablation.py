@@ -23,7 +23,11 @@ def _main(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def _args(demo_data, tmp_path: Path, *extra: str) -> list[str]:
-    opts = [o for o in tiny_opts(demo_data, tmp_path, "unused", max_steps=2) if not o.startswith(("log_dir", "run_name"))]
+    opts = [
+        o
+        for o in tiny_opts(demo_data, tmp_path, "unused", max_steps=2)
+        if not o.startswith(("log_dir", "run_name"))
+    ]
     return ["--base", "fbi_clip_demo.yaml", "--variants", "no_freq", "--seeds", "1", "--test_dataset", "FBI-Demo",
             "--out", str(tmp_path / "abl"), "--n_boot", "20", *extra, "--opts", *opts, *TINY_FBI]  # fmt: skip
 
@@ -44,10 +48,17 @@ def test_print_commands_and_slurm_then_run_skip_and_table(demo_data, tmp_path, c
     assert code == 0, err
     root = tmp_path / "abl" / "fbi_clip_demo"
     pred = root / "no_freq_s1" / "test" / "FBI-Demo" / "predictions.csv"
-    assert pred.is_file() and (root / "ablation.md").is_file() and (root / "ablation_video_auc_paired.tex").is_file()
+    assert (
+        pred.is_file()
+        and (root / "ablation.md").is_file()
+        and (root / "ablation_video_auc_paired.tex").is_file()
+    )
     with open(root / "ablation.csv", newline="") as f:
         rows = {(r["metric"], r["detector"], r["test_set"]): r for r in csv.DictReader(f)}
-    full, no_freq = rows[("video_auc", "fbi_clip_demo (full)", "FBI-Demo")], rows[("video_auc", "no_freq", "FBI-Demo")]
+    full, no_freq = (
+        rows[("video_auc", "fbi_clip_demo (full)", "FBI-Demo")],
+        rows[("video_auc", "no_freq", "FBI-Demo")],
+    )
     assert float(no_freq["delta"]) == pytest.approx(float(no_freq["mean"]) - float(full["mean"]), abs=1e-12)
     assert no_freq["reference"] == "fbi_clip_demo (full)" and no_freq["p_delong"] != ""
 

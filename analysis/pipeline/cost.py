@@ -64,7 +64,9 @@ def _timed(fn, iters: int, warmup: int, device: torch.device) -> float:
     return statistics.median(times)
 
 
-def measure(cfg: dict, name: str, batch: int, iters: int, warmup: int, num_identities: int, speed: bool = True) -> Cost:
+def measure(
+    cfg: dict, name: str, batch: int, iters: int, warmup: int, num_identities: int, speed: bool = True
+) -> Cost:
     """Build ``cfg``'s detector and measure it (see the module docstring)."""
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.get("cuda", True) else "cpu")
     info = {"num_identities": num_identities, "label_names": sorted(cfg["label_dict"]), "identity_map": {}}
