@@ -49,6 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 on a busy machine)"
     )
     p.add_argument("--out", default=None, help="output folder (relative: repo root)")
+    p.add_argument("--title", default=None, help="table title (default: 'Cost per detector')")
     p.add_argument(
         "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="overrides applied to every YAML"
     )
@@ -69,18 +70,23 @@ def default_yamls() -> list[str]:
 
 
 def _m(n: int) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}K"
+    return "0" if n == 0 else f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}K" if n >= 1e3 else str(n)
 
 
-def tables(costs: list) -> tuple[Grid, Grid]:
+def _speed(v: float) -> str:
+    return "—" if v != v else f"{v:.1f}"  # NaN: speed not measured (--no-speed)
+
+
+def tables(costs: list, title: str | None = None) -> tuple[Grid, Grid]:
     import torch
 
     where = costs[0].device if costs[0].device != "cpu" else f"cpu, {torch.get_num_threads()} threads"
-    main = Grid(f"Cost per detector (device: {where}, batch {costs[0].batch})",
+    speed = "" if costs[0].infer_ips != costs[0].infer_ips else f", device: {where}, batch {costs[0].batch}"
+    main = Grid(f"{title or 'Cost per detector'} (input: the detector's own size{speed})",
                 ["detector", "model", "input px", "params", "trainable", "GFLOPs / img", "train img/s", "infer img/s"], [])  # fmt: skip
     for c in costs:
         main.rows.append([c.name, c.model_name, str(c.size), _m(c.params), _m(c.trainable), f"{c.gflops:.2f}",
-                          f"{c.train_ips:.1f}", f"{c.infer_ips:.1f}"])  # fmt: skip
+                          _speed(c.train_ips), _speed(c.infer_ips)])  # fmt: skip
     main.notes.append(
         "GFLOPs: torch.utils.flop_counter, one image, inference forward (2 FLOPs per multiply-add)."
     )
@@ -146,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         costs.append(
             measure(cfg, y.stem, args.batch, args.iters, args.warmup, args.num_identities, args.speed)
         )
-    main_grid, parts = tables(costs)
+    main_grid, parts = tables(costs, args.title)
     out = (
         resolve_path(args.out)
         if args.out

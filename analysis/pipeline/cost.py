@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from training.trainer.build import build_detector, build_optimizer
+from training.trainer.build import build_detector, build_optimizer, input_spec
 
 
 @dataclass
@@ -71,6 +71,7 @@ def measure(
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.get("cuda", True) else "cpu")
     info = {"num_identities": num_identities, "label_names": sorted(cfg["label_dict"]), "identity_map": {}}
     model = build_detector(cfg, info).to(device)
+    input_spec(cfg, model)  # the config's resolution override, as in training (sets model.input_spec)
     params = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     modules = [
