@@ -164,3 +164,57 @@ def test_bad_flags_exit_2(tiny_run, capsys) -> None:
         "training.robustness", ["--detector_path", YAML, "--weights_path", "/nope.pth"], capsys
     )
     assert code == 2 and "nope.pth" in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_FFMPEG, reason="ffmpeg not installed")
+def test_video_path_recrops_from_source_videos(tiny_run, tmp_path, capsys) -> None:
+    """Source videos available: perturb the frame, then detect + align + crop with the shared face path.
+    Re-cropping unperturbed frames reproduces the stored crops, so its predictions equal the clean test's."""
+    import json
+
+    from fbi_common.face import FaceEngine, FacePipeline
+    from fbi_common.video import open_video, read_frames
+    from preprocessing.fbi_prep.synthetic import astronaut_frame, write_video
+    from training.perturb.video import face_settings
+
+    s = face_settings()
+    pipe = FacePipeline(FaceEngine(s["detector"], str(s["landmarks"]), s["detect_max_side"], s["detect_upsample"]),
+                        64, s["scale"], s["face_policy"])  # fmt: skip
+    raw, rgb, index = (
+        tmp_path / "raw",
+        tmp_path / "rgb",
+        {"Astro_real": {"test": {}}, "Astro_fake": {"test": {}}},
+    )
+    for cls, tint in (("real", (1.0, 1.0, 1.0)), ("fake", (0.8, 1.0, 1.2))):
+        frames = [
+            np.clip(astronaut_frame(t, 240) * np.array(tint), 0, 255).astype(np.uint8) for t in range(6)
+        ]
+        src = write_video(raw / cls / "videos" / "v0.mp4", frames)
+        cap = open_video(src)
+        decoded = read_frames(cap, [0, 5])
+        cap.release()
+        rels = []
+        for idx, img in decoded.items():
+            rel = f"Astro/{cls}/frames/v0/{idx:03d}.png"
+            (rgb / rel).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(rgb / rel), pipe.frame(img)[0][0].crop)
+            rels.append(rel)
+        index[f"Astro_{cls}"]["test"]["v0"] = {"label": f"Astro_{cls}", "frames": rels}
+    (tmp_path / "json").mkdir()
+    (tmp_path / "json" / "Astro.json").write_text(json.dumps({"Astro": index}))
+    opts = [f"rgb_dir={rgb}", f"dataset_json_folder={tmp_path / 'json'}", "label_dict.Astro_real=0", "label_dict.Astro_fake=1",
+            "workers=0", "frame_num={train: 2, val: 2, test: 2}", "test_batchSize=8"]  # fmt: skip
+    args = ["--detector_path", YAML, "--weights_path", str(tiny_run / "ckpt" / "best.pth"), "--test_dataset", "Astro",
+            "--types", "CS", "VC", "--levels", "5", "--video_root", str(raw), "--out", str(tmp_path / "r"), "--opts", *opts]  # fmt: skip
+    code, out, err = _main("training.robustness", args, capsys)
+    assert code == 0, err
+    clean = (tmp_path / "r" / "clean" / "Astro" / "predictions.csv").read_text()
+    assert (tmp_path / "r" / "clean_recrop" / "Astro" / "predictions.csv").read_text() == clean
+    for t in ("CS", "VC"):
+        assert (
+            tmp_path / "r" / "deeperforensics" / t / "level5" / "Astro" / "predictions.csv"
+        ).read_text() != clean
+    summary = json.loads((tmp_path / "r" / "robustness.json").read_text())
+    assert summary["mode"] == "video" and "crop-only" not in out
+    assert [r["type"] for r in summary["rows"]] == ["clean", "clean (re-cropped)", "CS", "VC"]

@@ -1,4 +1,4 @@
-"""Robustness of a checkpoint under the perturbation protocols of DESIGN §9:
+"""Robustness of a checkpoint under the perturbation protocols of docs/DESIGN.md §9:
 
     python training/robustness.py --detector_path <yaml> --weights_path <ckpt> [--test_dataset A B]
         [--protocol deeperforensics|image|both] [--types CS GB ...] [--levels 1 3 5] [--seed 0]

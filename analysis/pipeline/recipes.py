@@ -90,7 +90,7 @@ FFPP = Recipe(
         "efficientnetb4.yaml",
     ],
     seeds=(1, 2, 3),
-    note="FF++ c23 training, cross-dataset video AUC (DESIGN §9); published numbers to compare with are in DESIGN §9.",
+    note="FF++ c23 training, cross-dataset video AUC (docs/DESIGN.md §9); published numbers to compare with are in docs/DESIGN.md §9.",
 )
 
 RECIPES = {"demo": DEMO, "ffpp": FFPP}

@@ -99,7 +99,7 @@ def robustness_compare(
             (r["protocol"], r["type"], r["test_set"])
             for rows in per_model.values()
             for r in rows
-            if r["type"] != "clean"
+            if r["protocol"] != "clean"
         )
     )
     body = []
@@ -120,7 +120,10 @@ def robustness_figure(
     """One panel per perturbation type: AUC vs level (0 = clean), one line per model."""
     keys = list(
         dict.fromkeys(
-            (r["protocol"], r["type"]) for rows in per_model.values() for r in rows if r["type"] != "clean"
+            (r["protocol"], r["type"])
+            for rows in per_model.values()
+            for r in rows
+            if r["protocol"] != "clean"
         )
     )
     cols = min(4, max(1, len(keys)))

@@ -1,6 +1,6 @@
 """Statistics for results tables: metrics with video weights, bootstrap over videos, DeLong's paired AUC test.
 
-The unit of resampling is the **video** (frames of one video are not independent; DESIGN §9). One
+The unit of resampling is the **video** (frames of one video are not independent; docs/DESIGN.md §9). One
 bootstrap replicate draws, with replacement and separately per class (stratified, so every replicate has
 both classes and the class balance of the test set), as many real and fake videos as the set has; a
 frame-level metric then weights each frame by how often its video was drawn, which equals the metric on

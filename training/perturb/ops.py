@@ -1,11 +1,11 @@
-"""Image perturbations of the robustness protocols (DESIGN §9), on decoded uint8 RGB frames.
+"""Image perturbations of the robustness protocols (docs/DESIGN.md §9), on decoded uint8 RGB frames.
 
 Every function takes an (H, W, 3) uint8 RGB image, the level's parameter and a NumPy generator (used only
 by the random ones) and returns a new uint8 RGB image of the same size. They act *before* the model's own
 resize/normalisation, the way a re-encoded or degraded video reaches a detector. OpenCV does the work
 (colour conversions, filters, codecs); ``video_h264`` pipes a frame sequence through the ``ffmpeg`` binary.
 
-DeeperForensics-1.0 operations follow its paper's definitions as summarised in DESIGN §9. Two decisions:
+DeeperForensics-1.0 operations follow its paper's definitions as summarised in docs/DESIGN.md §9. Two decisions:
 - BW pastes ``max(1, ⌊min(H, W)/256⌋) × level`` grey 8×8 blocks: the formula is for full video frames,
   and without the ``max(1, ·)`` a crop under 256 px would never be occluded.
 - Pixelation ("JPEG" in DeeperForensics, though no JPEG is involved) shrinks to ``⌊H/f⌋ × ⌊W/f⌋`` and

@@ -1,4 +1,4 @@
-"""The two robustness protocols of DESIGN §9 as data: perturbation types, their five (or more) levels, the ops.
+"""The two robustness protocols of docs/DESIGN.md §9 as data: perturbation types, their five (or more) levels, the ops.
 
 DeeperForensics-1.0 (LipForensics, RealForensics, FTCN, AltFreezing, FCG report it; levels 1 → 5):
 

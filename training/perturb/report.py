@@ -31,10 +31,11 @@ def _f(v: float | None, pct: bool = True) -> str:
 
 
 def _index(rows: list[dict]) -> tuple[dict, dict]:
+    """Clean rows per test set, and perturbed rows by (protocol, type, test set) → {level: row}."""
     clean = {r["test_set"]: r for r in rows if r["type"] == "clean"}
-    by = defaultdict(dict)  # (protocol, type, test_set) -> {level: row}
+    by = defaultdict(dict)
     for r in rows:
-        if r["type"] != "clean":
+        if r["protocol"] != "clean":  # also skips the video path's "clean (re-cropped)" reference
             by[(r["protocol"], r["type"], r["test_set"])][r["level"]] = r
     return clean, by
 
@@ -80,6 +81,10 @@ def markdown(summary: dict, title: str) -> str:
         f"Mode: {summary['mode']} · seed {summary['seed']} · checkpoint `{summary['checkpoint']}`\n",
     ]
     parts += [f"> {n}\n" for n in summary["notes"]]
+    for r in rows:
+        if r["protocol"] == "clean" and r["type"] != "clean":
+            parts.append(f"{r['type']} on {r['test_set']}: video AUC {_f(r['video_auc'])}, frame AUC {_f(r['frame_auc'])} "
+                         "(the stored-crop clean test is the reference of the drops).\n")  # fmt: skip
     for metric in ("video_auc", "frame_auc"):
         srows = summary_rows(rows, metric)
         for proto, ts in dict.fromkeys((r["protocol"], r["test_set"]) for r in srows):
@@ -104,7 +109,7 @@ def markdown(summary: dict, title: str) -> str:
 def _legend(rows: list[dict]) -> str:
     seen = {}
     for r in rows:
-        if r["type"] != "clean":
+        if r["protocol"] != "clean":
             seen.setdefault(r["type"], {"name": r["type_name"], "unit": r["unit"], "levels": {}})["levels"][
                 r["level"]
             ] = r["param"]
@@ -195,8 +200,8 @@ def write_report(summary: dict, out_dir: Path, title: str) -> list[Path]:
         atomic_write_text(out_dir / "robustness.md", markdown(summary, title)).resolve(),
         atomic_write_text(out_dir / "robustness.csv", to_csv(rows)).resolve(),
     ]
-    for proto, code in dict.fromkeys((r["protocol"], r["type"]) for r in rows if r["type"] != "clean"):
+    for proto, code in dict.fromkeys((r["protocol"], r["type"]) for r in rows if r["protocol"] != "clean"):
         written.append(plot_type(rows, proto, code, title, out_dir / "plots" / f"{proto}_{code}.png"))
-    if any(r["type"] != "clean" for r in rows):
+    if any(r["protocol"] != "clean" for r in rows):
         written.append(plot_overview(rows, title, out_dir / "plots" / "overview.png"))
     return written
