@@ -1,4 +1,4 @@
-"""Entry script: videos -> aligned face crops, landmarks and masks (DESIGN §2 layout) with a resumable ledger."""
+"""Entry script: videos -> aligned face crops, landmarks and masks (docs/DESIGN.md §2 layout) with a resumable ledger."""
 
 from __future__ import annotations
 

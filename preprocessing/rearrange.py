@@ -1,4 +1,4 @@
-"""Entry script: processed frame folders -> preprocessing/dataset_json/<Dataset>.json (DESIGN §2)."""
+"""Entry script: processed frame folders -> preprocessing/dataset_json/<Dataset>.json (docs/DESIGN.md §2)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 
 import huggingface_hub.constants as hf_constants
@@ -11,6 +10,7 @@ import timm
 import torch
 
 import training.detectors  # noqa: F401  (fills the registry)
+from training.config.merge import merge
 from training.detectors.base import BaseDetector, human_count
 from training.networks.timm_backbone import TimmBackbone
 from training.registry import DETECTORS
@@ -19,9 +19,9 @@ DATA_INFO = {"num_identities": 4, "label_names": ["FF-real", "FF-DF"]}
 
 
 def build(name: str, **overrides) -> BaseDetector:
+    """`config_defaults` ← `test_config` ← `overrides`, merged the way the config loader merges."""
     cls = DETECTORS.get(name)
-    cfg = {**copy.deepcopy(cls.config_defaults), **copy.deepcopy(cls.test_config), **overrides}
-    return cls.from_config(cfg, DATA_INFO)
+    return cls.from_config(merge(cls.test_config, overrides), DATA_INFO)
 
 
 def make_batch(model: BaseDetector, n: int = 4) -> dict:
@@ -84,10 +84,14 @@ def test_detector_builds_and_steps(name):
 
 
 def test_from_config_refuses_unknown_keys_and_keeps_nested_defaults():
+    cls = DETECTORS.get("clip")
     with pytest.raises(ValueError, match="model.nope"):
-        build("clip", nope=1)
-    model = build("clip", loss_weights={"align": 0.0})  # ce/uniform keep their defaults
-    assert model.loss_weights == {"ce": 1.0, "align": 0.0, "uniform": 0.0}
+        cls.from_config({**cls.test_config, "nope": 1}, DATA_INFO)
+    with pytest.raises(ValueError, match=r"'model.dropout'.*expected a number"):
+        cls.from_config({**cls.test_config, "dropout": "high"}, DATA_INFO)
+    # a partial nested section keeps the other defaults: ce/uniform from config_defaults
+    model = cls.from_config({**cls.test_config, "loss_weights": {"align": 0.3}}, DATA_INFO)
+    assert model.loss_weights == {"ce": 1.0, "align": 0.3, "uniform": 0.0}
 
 
 def test_human_count_and_param_report():

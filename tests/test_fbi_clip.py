@@ -23,7 +23,7 @@ FBI_YAMLS = sorted((REPO_ROOT / "training" / "config" / "detector").glob("fbi_cl
 def tiny(tune: str = "ln", num_identities: int = 5, **kw) -> FBIClipDetector:
     torch.manual_seed(0)
     cfg = {"pretrained": "none", "tune": tune, "vision_cfg": TINY, "freq": {"channels": 8}, **kw}
-    return FBIClipDetector(**cfg, num_identities=num_identities)
+    return FBIClipDetector.from_config(cfg, {"num_identities": num_identities})
 
 
 def batch(n: int = 6, size: int = 32, seed: int = 1) -> dict:
@@ -209,6 +209,10 @@ def test_fbi_yaml_builds_and_steps(path) -> None:
     ]
     cfg = load_config(path, None, opts)
     det = FBIClipDetector.from_config(cfg["model"], {"num_identities": 6, "label_names": ["a", "b"]})
+    ablated = {"no_freq": {"freq"}, "no_boundary": {"boundary"}, "no_identity": {"identity"}}
+    ablated["ln_l2_baseline"] = {"freq", "boundary", "identity"}
+    gone = ablated.get(path.stem.removeprefix("fbi_clip_"), set())
+    assert {p for p in ("freq", "boundary", "identity") if not hasattr(det, p)} == gone
     det.set_progress(0.2)
     b = batch()
     losses = det.get_losses(b, det(b))

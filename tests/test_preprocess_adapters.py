@@ -242,6 +242,10 @@ def test_every_dataset_of_the_issue_has_an_adapter():
     }
     assert want <= set(ADAPTERS)
     for name in ("FF-DF", "FaceShifter", "DeepFakeDetection"):
-        assert get_adapter(name) is ADAPTERS["FaceForensics++"]
-    with pytest.raises(KeyError, match="known"):
+        assert get_adapter(name) is ADAPTERS.get("FaceForensics++")
+    with pytest.raises(KeyError, match=r"unknown dataset 'CelebDF'; registered: \[.*'Celeb-DF-v2'"):
         get_adapter("CelebDF")
+    with pytest.raises(
+        KeyError, match="already registered by preprocessing.fbi_prep.adapters.celebdf.CelebDFAdapter"
+    ):
+        ADAPTERS.register("Celeb-DF-v1")(object())

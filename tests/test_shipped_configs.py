@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
+import training.detectors  # noqa: F401  (fills the registry)
 from fbi_common.paths import REPO_ROOT
 from training.config import load_config
+from training.config.files import read_chain
 from training.registry import DETECTORS
 
 DETECTOR_DIR = REPO_ROOT / "training" / "config" / "detector"
@@ -26,10 +29,18 @@ def _offline(model_cfg: dict) -> dict:
     return model_cfg
 
 
-def test_there_are_shipped_configs():
-    if not YAMLS:
-        pytest.skip(f"no detector YAMLs in {DETECTOR_DIR} yet")
-    assert all(p.suffix == ".yaml" for p in YAMLS)
+def test_every_registered_detector_ships_a_config():
+    shipped = {load_config(p, validate_model=False)["model_name"] for p in YAMLS}
+    assert set(DETECTORS.names()) <= shipped, (
+        f"no YAML in {DETECTOR_DIR} for {set(DETECTORS.names()) - shipped}"
+    )
+
+
+def test_every_shared_base_is_used():
+    """`detector/base/*.yaml` are fragments for `_base_`, not runnable configs: each must be inherited."""
+    used = {Path(src).name for p in YAMLS for src, _ in read_chain(p)[:-1]}
+    fragments = {p.name for p in (DETECTOR_DIR / "base").glob("*.yaml")}
+    assert fragments and fragments <= used, f"unused base fragments: {fragments - used}"
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=[p.stem for p in YAMLS])

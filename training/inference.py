@@ -14,15 +14,13 @@ import torch
 
 from fbi_common.face import FaceEngine, FacePipeline
 from fbi_common.logging import get_logger
+from fbi_common.media import IMAGE_EXTS, VIDEO_EXTS, is_image, is_video
 from fbi_common.video import decode_selected
 from training.dataset.transforms import FrameTransform
 from training.trainer.build import build_detector, input_spec
 from training.trainer.checkpoint import CheckpointError, load_checkpoint, load_model_weights
 
 log = get_logger("inference")
-
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv"}
 
 
 @dataclass
@@ -103,15 +101,15 @@ def list_media(inp: str | Path) -> list[Path]:
     if p.is_file():
         return [p]
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS)
+        files = sorted(f for f in p.rglob("*") if is_image(f) or is_video(f))
         if not files:
-            raise FileNotFoundError(f"no images or videos ({sorted(IMAGE_EXTS | VIDEO_EXTS)}) under {p}")
+            raise FileNotFoundError(f"no images or videos ({sorted(IMAGE_EXTS + VIDEO_EXTS)}) under {p}")
         return files
     raise FileNotFoundError(f"--input {p} does not exist")
 
 
 def _frames(path: Path, num_frames: int) -> tuple[str, list[tuple[int, np.ndarray]]]:
-    if path.suffix.lower() in IMAGE_EXTS:
+    if is_image(path):
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is None:
             raise ValueError("OpenCV could not decode the image (corrupt or unsupported format)")
@@ -126,7 +124,7 @@ def score_media(
     path: Path, predictor: Predictor, cropper: FaceCropper | None, num_frames: int = 16
 ) -> MediaResult:
     """Score one image or video; `cropper=None` treats each frame as an already aligned face crop."""
-    res = MediaResult(path=path, kind="video" if path.suffix.lower() in VIDEO_EXTS else "image")
+    res = MediaResult(path=path, kind="video" if is_video(path) else "image")
     try:
         res.kind, frames = _frames(path, num_frames)
     except (ValueError, OSError, RuntimeError) as e:

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fbi_common.cli import run_cli  # noqa: E402
 from training.config import load_config  # noqa: E402
+from training.config.choices import SELECT_ON  # noqa: E402
 from training.registry import DETECTORS  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ddp", action="store_true", help="distributed training (launch with torchrun / train.sh)"
     )
     p.add_argument("--resume", metavar="RUN_OR_CKPT", help="run folder or checkpoint to resume from")
-    p.add_argument("--select_on", choices=["val", "test"], help="checkpoint selection split (default: val)")
+    p.add_argument("--select_on", choices=SELECT_ON, help="checkpoint selection split (default: val)")
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)  # legacy launcher
     p.add_argument(
         "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="dotted overrides, applied last"

@@ -111,7 +111,7 @@ def _check_file(store: _Store, key: str, decode: bool) -> str | None:
 
 
 def landmark_key(frame_key: str) -> str:
-    """`.../frames/<video>/<idx>.png` -> `.../landmarks/<video>/<idx>.npy` (DESIGN §2 sibling layout)."""
+    """`.../frames/<video>/<idx>.png` -> `.../landmarks/<video>/<idx>.npy` (docs/DESIGN.md §2 sibling layout)."""
     p = PurePosixPath(frame_key)
     return str(p.parent.parent.parent / "landmarks" / p.parent.name / f"{p.stem}.npy")
 

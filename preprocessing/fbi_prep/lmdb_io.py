@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fbi_common.logging import get_logger
+from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
 
 from .adapters import family_folder
@@ -21,7 +22,7 @@ from .adapters import family_folder
 log = get_logger("dataset2lmdb")
 
 KINDS = ("frames", "landmarks", "masks")
-EXTS = (".png", ".jpg", ".jpeg", ".npy")
+EXTS = (*IMAGE_EXTS, ".npy")  # frames/masks and landmarks
 
 
 def lmdb_path(lmdb_dir: str | Path, dataset: str) -> Path:

@@ -1,15 +1,16 @@
-"""Processed frame folders -> `dataset_json/<Dataset>.json` (DESIGN §2), with official or seeded splits."""
+"""Processed frame folders -> `dataset_json/<Dataset>.json` (docs/DESIGN.md §2), with official or seeded splits."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from fbi_common.io import atomic_write_json
 from fbi_common.logging import get_logger
+from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
 
 from .adapters import LayoutError, get_adapter
@@ -22,7 +23,6 @@ SPLITS = ("train", "val", "test")
 SHARED_LABELS = {
     "FF-real"
 }  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
-IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 _FACE_SUFFIX = re.compile(r"^(.*?)(_face\d+)?$")
 
 
@@ -138,9 +138,7 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
             # The training side merges this into label_dict, so `--train_dataset NAME` needs no config edit.
             doc["_label_dict"] = {f"{name}_real": 0, f"{name}_fake": 1}
         path = out_dir / f"{name}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_json(path, doc, indent=1)
         written[name] = path
         log.info("wrote %s: %s", path, _counts(doc[name]))
     _report_skips(stats)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import platform
 import shutil
@@ -15,6 +14,7 @@ from tqdm import tqdm
 
 from fbi_common.face import FaceEngine, landmark_model_path
 from fbi_common.face.align import TEMPLATE_112
+from fbi_common.io import atomic_write_json
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
@@ -84,7 +84,7 @@ def _write_run_meta(out: Path, cfg: dict[str, Any], landmark_model: str, hash_: 
         "versions": {"opencv": cv2.__version__, "python": platform.python_version()},
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "preprocess_meta.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    atomic_write_json(out / "preprocess_meta.json", meta, default=str)
 
 
 def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]:

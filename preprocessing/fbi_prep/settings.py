@@ -8,11 +8,13 @@ from typing import Any
 
 import yaml
 
+from fbi_common.video import MODES
+
 CONFIG_PATH = Path(__file__).resolve().parents[1] / "config.yaml"
 
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "preprocess": {
-        "mode": ("fixed_num_frames", "fixed_stride"),
+        "mode": MODES,
         "decode": ("grab", "seek"),
         "detector": ("hog", "cnn"),
         "face_policy": ("largest", "mask", "all"),

@@ -4,18 +4,23 @@ Merge order (each layer overrides the one before; mappings merge key by key, lis
 are replaced whole):
 
 1. ``training/config/defaults.yaml`` — every common key with its default; it is also the schema.
-2. The detector YAML (``--detector_path``), relative to the repo root, or to the current
-   directory when only that file exists.
-3. CLI flags: a dict of top-level keys from ``train.py``/``test.py``; a value of ``None`` means the
+2. The detector YAML's bases (``_base_: fbi_clip.yaml``, a path relative to the YAML itself; a
+   list of bases merges left to right; chains allowed, cycles refused), each base before the file
+   that names it — see :mod:`training.config.files`.
+3. The detector YAML (``--detector_path``), relative to the repo root, or to the current
+   directory when only that file exists. It holds only what differs from its bases.
+4. CLI flags: a dict of top-level keys from ``train.py``/``test.py``; a value of ``None`` means the
    flag was not given and is skipped.
-4. ``--opts key=value`` items, left to right. Keys are dotted (``optimizer.adamw.lr=1e-4``,
+5. ``--opts key=value`` items, left to right. Keys are dotted (``optimizer.adamw.lr=1e-4``,
    ``model.tune=full``, ``frame_num.train=8``) and values are parsed as YAML (``1e-4`` → float,
    ``[A,B]`` → list, ``null`` → None).
 
 The ``model:`` section follows the same order but starts from the detector class's
-``config_defaults`` (the detector named by the final ``model_name``) and is checked against it.
+``config_defaults`` (the detector named by the final ``model_name``) and is checked against it
+(:func:`training.config.merge.resolve_model`, the one place that merge happens).
 Every layer is checked on its own, so each problem names the file (or "command line"/"--opts")
-it came from; all problems are raised together as one :class:`ConfigError`.
+it came from; all problems are raised together as one :class:`ConfigError`. The resolved config
+has no ``_base_`` key: it is complete.
 
 YAML is read with YAML 1.2 scalars in every layer: ``1e-4`` is a float, only ``true``/``false``
 are booleans (``amp: off`` is the string "off"), dates stay strings, duplicate keys are errors.
@@ -25,83 +30,22 @@ from __future__ import annotations
 
 import copy
 import importlib
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fbi_common.io import atomic_write_text
 from fbi_common.logging import get_logger
-from fbi_common.paths import REPO_ROOT, resolve_path
+from fbi_common.paths import resolve_path
 from training.config.aliases import apply_aliases
-from training.config.schema import (
-    ConfigError,
-    check_layer,
-    check_value,
-    closest,
-    expand_shorthands,
-    plain_problem,
-)
+from training.config.files import display, parse_yaml, read_chain, read_yaml
+from training.config.merge import merge, resolve_model
+from training.config.schema import ConfigError, check_layer, check_value, closest, expand_shorthands
 
 log = get_logger("config")
 
 DEFAULTS_PATH = Path(__file__).resolve().with_name("defaults.yaml")
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_BOOL = "tag:yaml.org,2002:bool"
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 scalars — `1e-4` is a float, only true/false are booleans (so
-    `amp: off` stays the string 'off'), dates stay strings — that refuses duplicate keys
-    (PyYAML would silently keep the last one)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str | int | float | bool) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, f"duplicate key '{key}'", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_TIMESTAMP, _BOOL)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
-
-
-def _display(path: Path) -> str:
-    """Repo-relative POSIX path for messages when possible (shorter, machine-independent)."""
-    try:
-        return path.resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML mapping with the config loader; an empty file is an empty mapping."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {_display(path)}: {e}") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{_display(path)} is not valid YAML: {e}") from e
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{_display(path)} must hold a mapping of keys, not a {type(data).__name__}")
-    return data
 
 
 def find_detector_yaml(detector_path: str | Path) -> Path:
@@ -127,7 +71,7 @@ def parse_opt(item: str, problems: list[str]) -> dict[str, Any] | None:
         problems.append(f"--opts item '{item}' is not key=value; write e.g. optimizer.adamw.lr=1e-4")
         return None
     try:
-        value: Any = yaml.load(raw, Loader=_Loader)
+        value: Any = parse_yaml(raw)
     except yaml.YAMLError as e:
         reason = getattr(e, "problem", None) or str(e).splitlines()[0]
         problems.append(f"--opts item '{item}': the value is not valid YAML ({reason}); quote it")
@@ -135,17 +79,6 @@ def parse_opt(item: str, problems: list[str]) -> dict[str, Any] | None:
     for part in reversed(parts):
         value = {part: value}
     return value
-
-
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """A new dict: mappings merge recursively, anything else in `override` replaces."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _check_top(layer: dict, source: str, defaults: dict, problems: list[str]) -> dict[str, Any]:
@@ -179,32 +112,22 @@ def _detector_class(name: str) -> tuple[Any, str]:
     return None, f"{hint}registered: {DETECTORS.names()}{note}"
 
 
-def _resolve_model(
+def _model_section(
     layers: list[tuple[str, dict]], name: Any, validate: bool, problems: list[str]
 ) -> dict[str, Any]:
-    """`model` = deepcopy(detector.config_defaults) ← each layer's `model:` (checked against it)."""
+    """The detector's `model:` from every layer's section (see `resolve_model`)."""
     sections = [(src, layer["model"]) for src, layer in layers if "model" in layer]
     if not validate or not isinstance(name, str):  # a non-string model_name is already reported
-        schema: dict[str, Any] | None = None
-    else:
-        cls, miss = _detector_class(name)
-        if cls is None:
-            src = next((s for s, layer in reversed(layers) if "model_name" in layer), _display(DEFAULTS_PATH))
-            problems.append(f"'model_name' in {src}: '{name}' is not a registered detector; {miss}")
-            return {}
-        schema = copy.deepcopy(getattr(cls, "config_defaults", {}))
-        owner = f"{cls.__module__}.{cls.__qualname__}.config_defaults"
-        if found := plain_problem(schema, "model", owner):  # a detector bug, e.g. a tuple default
-            problems.append(found)
-            return {}
-    model = copy.deepcopy(schema) if schema is not None else {}
-    for src, section in sections:
-        if schema is not None:
-            section = check_layer(section, schema, src, problems, prefix="model.")
-        else:
-            section = check_value(section, {}, "model", src, problems)
-        model = merge(model, section)
-    return model
+        model: dict[str, Any] = {}
+        for src, section in sections:
+            model = merge(model, check_value(section, {}, "model", src, problems))
+        return model
+    cls, miss = _detector_class(name)
+    if cls is None:
+        src = next((s for s, layer in reversed(layers) if "model_name" in layer), display(DEFAULTS_PATH))
+        problems.append(f"'model_name' in {src}: '{name}' is not a registered detector; {miss}")
+        return {}
+    return resolve_model(cls, sections, problems)
 
 
 def load_config(
@@ -222,7 +145,7 @@ def load_config(
     path = find_detector_yaml(detector_path)
     defaults = read_yaml(DEFAULTS_PATH)
     problems: list[str] = []
-    raw: list[tuple[str, dict]] = [(_display(path), read_yaml(path))]
+    raw: list[tuple[str, dict]] = read_chain(path)
     if cli:
         raw.append(("command line", {k: v for k, v in cli.items() if v is not None}))
     for item in opts or []:
@@ -233,7 +156,7 @@ def load_config(
     cfg = copy.deepcopy(defaults)  # `model` keeps its place in the key order; filled below
     for _, layer in layers:
         cfg = merge(cfg, {k: v for k, v in layer.items() if k != "model"})
-    cfg["model"] = _resolve_model(layers, cfg.get("model_name"), validate_model, problems)
+    cfg["model"] = _model_section(layers, cfg.get("model_name"), validate_model, problems)
     if problems:
         raise ConfigError(problems)
     return cfg
@@ -245,10 +168,5 @@ def config_to_yaml(cfg: dict[str, Any]) -> str:
 
 
 def save_config(cfg: dict[str, Any], path: str | Path) -> Path:
-    """Write the resolved config as YAML (parent folders created); loadable again with load_config."""
-    path = resolve_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(config_to_yaml(cfg), encoding="utf-8")
-    tmp.replace(path)  # atomic: a crash never leaves a half-written config.yaml in a run folder
-    return path
+    """Write the resolved config as YAML, atomically (parent folders created); loadable with load_config."""
+    return atomic_write_text(resolve_path(path), config_to_yaml(cfg))

@@ -6,6 +6,7 @@ import difflib
 from typing import Any
 
 from fbi_common.errors import FBIError
+from training.config import choices
 
 
 class ConfigError(FBIError, ValueError):
@@ -22,16 +23,17 @@ class ConfigError(FBIError, ValueError):
         super().__init__(msg)
 
 
-# Keys whose value must be one of a fixed set (checked instead of the default's type).
+# Keys whose value must be one of a fixed set (checked instead of the default's type); the sets live
+# in choices.py, where the code that implements them reads them too.
 ENUMS: dict[str, tuple[Any, ...]] = {
-    "optimizer.type": ("adam", "adamw", "sgd"),
-    "lr_scheduler": (None, "cosine", "step"),
-    "amp": ("auto", "bf16", "fp16", "off"),
-    "select_on": ("val", "test"),
-    "video_agg": ("mean", "max", "median"),
-    "metric_scoring": ("auc", "eer", "ap", "acc", "video_auc"),
-    "bad_frame_policy": ("error", "drop"),
-    "identity_rule": ("target", "source", "video"),
+    "optimizer.type": choices.OPTIMIZERS,
+    "lr_scheduler": choices.LR_SCHEDULERS,
+    "amp": choices.AMP_MODES,
+    "select_on": choices.SELECT_ON,
+    "video_agg": choices.VIDEO_AGGS,
+    "metric_scoring": tuple(choices.METRIC_SCORING),
+    "bad_frame_policy": choices.BAD_FRAME_POLICIES,
+    "identity_rule": choices.IDENTITY_RULES,
 }
 
 # A null default says nothing about the type, so these give the shape a set value must have.

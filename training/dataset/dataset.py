@@ -8,14 +8,13 @@ import numpy as np
 from torch.utils.data import Dataset, default_collate
 
 from fbi_common.logging import get_logger
+from training.config.choices import BAD_FRAME_POLICIES
 from training.dataset.index import VideoRecord, identity_of
 from training.dataset.readers import FileReader, FrameError, FrameNotFound, LmdbReader
 from training.dataset.sampling import select_frames, video_seed
 from training.dataset.transforms import FrameTransform
 
 log = get_logger("dataset")
-
-BAD_FRAME_POLICIES = ("error", "drop")
 
 
 class DeepfakeDataset(Dataset):

@@ -20,7 +20,7 @@ Decisions worth knowing:
   *inconsistency* between the blended face and its surroundings does.
 - Fakes: the target frame is blended with a transformed copy of itself (per-channel gain/offset, small
   affine warp, optional blur) inside a feathered ellipse. A single global gain is close to invisible to a
-  small ViT; the per-channel colour mismatch is what makes the cue learnable (DESIGN §8). With these
+  small ViT; the per-channel colour mismatch is what makes the cue learnable (docs/DESIGN.md §8). With these
   settings a random-init ViT (width 192, 6 layers, patch 8, AdamW 1e-3, batch 64, 15-step warm-up, grad
   clip 1) reaches held-out video AUC ~0.9 after ~60-75 steps and ~0.97 after 150; without the warm-up it
   stays near chance for 150 steps. Global colour statistics alone give chance (frame AUC 0.5).
@@ -44,6 +44,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from fbi_common.io import atomic_write_json
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
@@ -262,12 +263,13 @@ def build_demo_dataset(
     splits = split_identities(NUM_FACES, split, seed)
     _prepare_root(root, stamp, overwrite)
     root.mkdir(parents=True)
-    _write_json(stamp, {**params, "complete": False})  # marks the folder as ours even if interrupted
+    # The stamp marks the folder as ours even if the build is interrupted.
+    atomic_write_json(stamp, {**params, "complete": False}, indent=1)
     logger.info("building demo dataset (%s) into %s", params, root)
     index = _render_all(root, load_faces(size), splits, params)
     json_folder.mkdir(parents=True, exist_ok=True)
-    _write_json(json_path, {dataset: index})
-    _write_json(stamp, {**params, "complete": True})
+    atomic_write_json(json_path, {dataset: index}, indent=1)
+    atomic_write_json(stamp, {**params, "complete": True}, indent=1)
     logger.info("wrote %s (train/val/test identities: %s)", json_path, [len(splits[s]) for s in SPLITS])
     return json_path
 
@@ -315,13 +317,6 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    """Atomic write (temp file + rename), so a crash never leaves a truncated JSON behind."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _as_list(names: object) -> list[str]:

@@ -24,24 +24,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from fbi_common.datasets import dataset_folder
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
+from training.config.choices import IDENTITY_RULES
 
 log = get_logger("dataset.index")
 
 SPLITS = ("train", "val", "test")
-# Datasets whose JSON (in DeepfakeBench) nests a compression level, and whose frames live in the
-# FaceForensics++ folder / share `FaceForensics++_lmdb`.
-FF_FAMILY = (
-    "FaceForensics++",
-    "FF-DF",
-    "FF-F2F",
-    "FF-FS",
-    "FF-NT",
-    "FaceShifter",
-    "DeepFakeDetection",
-)
-IDENTITY_RULES = ("target", "source", "video")
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 _DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
@@ -60,11 +50,6 @@ class VideoRecord:
     frames: list[str]
     masks: list[str] | None = None
     landmarks: list[str] | None = None
-
-
-def dataset_folder(dataset: str) -> str:
-    """Folder under `rgb_dir` (and LMDB env prefix) that holds a dataset's frames."""
-    return "FaceForensics++" if dataset in FF_FAMILY else dataset
 
 
 def _parts(path: str | Path) -> list[str]:

@@ -14,9 +14,9 @@ import cv2
 import lmdb
 import numpy as np
 
+from fbi_common.datasets import dataset_folder
 from fbi_common.errors import FBIError
 from fbi_common.paths import resolve_path
-from training.dataset.index import dataset_folder
 
 _NPY_MAGIC = b"\x93NUMPY"
 # DeepfakeBench stores landmarks as `np.load(path).tobytes()`: no header, 81 points of int32

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from training.config.merge import resolve_model
 from training.utils.pixels import to_unit
 
 
@@ -21,10 +22,12 @@ class BaseDetector(nn.Module):
     1. subclasses `BaseDetector` and registers itself with `@DETECTORS.register("name")` in a new
        file under `training/detectors/` (the package imports every file, so nothing else changes);
     2. sets `config_defaults` — every key allowed under `model:` in a YAML, with its default — and
-       takes the same keys as typed keyword arguments in `__init__` (the default `from_config` calls
-       `cls(**model_cfg)`; override `from_config` only to use `data_info`, e.g. identity counts);
+       takes the same keys as typed keyword arguments, without defaults, in `__init__` (the default
+       `from_config` calls `cls(**resolve_model_cfg(model_cfg))`, which fills and checks every key —
+       the defaults live only in `config_defaults`; override `from_config` only to use `data_info`,
+       e.g. identity counts);
     3. sets `test_config` — the `model:` overrides that make it tiny (random init, small widths) so
-       `tests/test_detectors.py` can build it from `{**config_defaults, **test_config}` and take an
+       `tests/test_detectors.py` can build it with `from_config(test_config)` and take an
        optimiser step on a few 32–64 px images in about a second;
     4. calls `self.set_input_spec(size, mean, std)` in `__init__` (the data pipeline resizes to
        `size`; the model normalises with `mean`/`std`);
@@ -70,26 +73,14 @@ class BaseDetector(nn.Module):
 
     @classmethod
     def from_config(cls, model_cfg: dict, data_info: dict) -> BaseDetector:
-        """Build from the resolved `model:` section; unknown keys are refused with the valid ones."""
+        """Build from a `model:` section; missing keys take `config_defaults`, unknown keys are refused."""
         return cls(**cls.resolve_model_cfg(model_cfg))
 
     @classmethod
     def resolve_model_cfg(cls, model_cfg: dict) -> dict[str, Any]:
-        """`config_defaults` overlaid with `model_cfg` (nested dicts one level deep); unknown keys refused."""
-        unknown = sorted(set(model_cfg) - set(cls.config_defaults))
-        if unknown:
-            raise ValueError(
-                f"{cls.__name__}: unknown model keys {[f'model.{k}' for k in unknown]}; "
-                f"valid keys: {sorted(cls.config_defaults)}"
-            )
-        merged = {}
-        for key, default in cls.config_defaults.items():
-            value = model_cfg.get(key, default)
-            # a partial nested dict (e.g. only loss_weights.align) keeps the other defaults
-            if isinstance(default, dict) and isinstance(value, dict):
-                value = {**default, **value}
-            merged[key] = value
-        return merged
+        """`config_defaults` ← `model_cfg`, checked: the loader's one merge (`training.config.merge`),
+        so `__init__` always gets every key — a partial section (tests, old checkpoints) is filled in."""
+        return resolve_model(cls, [(f"the model config of {cls.__name__}", model_cfg)])
 
     @abstractmethod
     def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:

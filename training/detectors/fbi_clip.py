@@ -1,8 +1,7 @@
-"""FBI-CLIP: CLIP ViT (LN-tuned) + Frequency adapter + Boundary mining + Identity-adversarial head (DESIGN §4)."""
+"""FBI-CLIP: CLIP ViT (LN-tuned) + Frequency adapter + Boundary mining + Identity-adversarial head (docs/DESIGN.md §4)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any, ClassVar
 
 import torch
@@ -97,27 +96,31 @@ class FBIClipDetector(BaseDetector):
 
     def __init__(
         self,
-        arch: str = "ViT-B-16",
-        pretrained: str | None = "openai",
-        tune: str = "ln",
-        last_k: int = 0,
-        vision_cfg: dict | None = None,
-        image_size: int | None = None,
-        quick_gelu: bool | None = None,
-        freq: dict | None = None,
-        boundary: dict | None = None,
-        head: dict | None = None,
-        identity: dict | None = None,
-        slerp: dict | None = None,
-        loss_weights: dict | None = None,
+        arch: str,
+        pretrained: str | None,
+        tune: str,
+        last_k: int,
+        vision_cfg: dict | None,
+        image_size: int | None,
+        quick_gelu: bool | None,
+        freq: dict,
+        boundary: dict,
+        head: dict,
+        identity: dict,
+        slerp: dict,
+        loss_weights: dict,
         num_identities: int = 0,
     ) -> None:
+        """Every section complete (as `from_config` / the config loader give it)."""
         super().__init__()
-        d = self.config_defaults
-        parts = {"freq": freq, "boundary": boundary, "head": head, "identity": identity, "slerp": slerp}
-        # Nested sections may be partial (direct builds, tests); the defaults fill the rest.
-        cfg = {k: _merged(d[k], v, f"model.{k}") for k, v in {**parts, "loss_weights": loss_weights}.items()}
-        self.cfg = cfg
+        self.cfg = cfg = {
+            "freq": freq,
+            "boundary": boundary,
+            "head": head,
+            "identity": identity,
+            "slerp": slerp,
+            "loss_weights": loss_weights,
+        }
         self.weights = {k: float(cfg["loss_weights"][k]) for k in LOSS_TERMS}
         _check(cfg, self.weights, num_identities)
         self.backbone = ClipBackbone(arch, pretrained, tune, last_k, vision_cfg, image_size, quick_gelu)
@@ -250,16 +253,6 @@ class FBIClipDetector(BaseDetector):
         size = tuple(logits.shape[-2:])
         target = mask_boundary(batch["mask"], b["target_blur_kernel"], b["target_blur_sigma"], size)
         return boundary_supervision(logits, target.to(logits.device), 1.0, b["dice"])
-
-
-def _merged(defaults: dict, override: dict | None, where: str) -> dict:
-    """Defaults ← override, one level (the config loader already did this; direct builds need it too)."""
-    out = copy.deepcopy(defaults)
-    for k, v in (override or {}).items():
-        if k not in out:
-            raise ValueError(f"unknown key '{where}.{k}' for fbi_clip; valid keys: {sorted(out)}")
-        out[k] = copy.deepcopy(v)
-    return out
 
 
 def _check(cfg: dict, w: dict[str, float], num_identities: int) -> None:

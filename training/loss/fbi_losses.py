@@ -5,22 +5,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from training.registry import LOSSES
 
-
-@LOSSES.register("margin_ce")
 def margin_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy on logits that already carry the margin (see `CosineHead.train_logits`)."""
     return F.cross_entropy(logits.float(), labels.long())
 
 
-@LOSSES.register("freq_consistency")
 def freq_consistency(emb_a: torch.Tensor, emb_b: torch.Tensor) -> torch.Tensor:
     """Mean (1 − cos) between two per-image branch embeddings (B×D each); 0 when they agree."""
     return (1.0 - F.cosine_similarity(emb_a.float(), emb_b.float(), dim=-1)).mean()
 
 
-@LOSSES.register("identity_ce")
 def identity_ce(logits: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
     """Identity cross-entropy over the samples with a known identity (label −1 is ignored).
 
@@ -34,7 +29,6 @@ def identity_ce(logits: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.float()[known], identity[known])
 
 
-@LOSSES.register("boundary_supervision")
 def boundary_supervision(
     logits: torch.Tensor, target: torch.Tensor, bce_weight: float = 1.0, dice_weight: float = 1.0
 ) -> torch.Tensor:

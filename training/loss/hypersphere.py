@@ -7,8 +7,6 @@ import math
 import torch
 from torch import Tensor
 
-from training.registry import LOSSES
-
 
 def pairwise_sq_dists(z: Tensor) -> Tensor:
     """B×B squared Euclidean distances, via the Gram matrix (no B×B×D tensor), clamped at 0."""
@@ -16,7 +14,6 @@ def pairwise_sq_dists(z: Tensor) -> Tensor:
     return (sq[:, None] + sq[None, :] - 2.0 * z @ z.T).clamp_min(0.0)
 
 
-@LOSSES.register("alignment")
 def alignment_loss(z: Tensor, labels: Tensor) -> Tensor:
     """Mean ‖zᵢ − zⱼ‖² over ordered pairs i ≠ j with the same label; 0 (still on the graph) when no pair."""
     same = labels[:, None] == labels[None, :]
@@ -26,7 +23,6 @@ def alignment_loss(z: Tensor, labels: Tensor) -> Tensor:
     return pairwise_sq_dists(z)[same].mean()
 
 
-@LOSSES.register("uniformity")
 def uniformity_loss(z: Tensor, t: float = 2.0) -> Tensor:
     """log mean exp(−t‖zᵢ − zⱼ‖²) over pairs i ≠ j (t = 2 as in the paper); 0 for fewer than 2 samples."""
     n = len(z)

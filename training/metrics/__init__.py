@@ -1,4 +1,4 @@
-"""Deepfake-detection metrics (DESIGN §5): computation, predictions/metrics files and summary tables."""
+"""Deepfake-detection metrics (docs/DESIGN.md §5): computation, predictions/metrics files and summary tables."""
 
 from training.metrics.core import VIDEO_AGGS, aggregate_videos, calibrate_threshold, compute_metrics
 from training.metrics.io import (

@@ -26,7 +26,7 @@ def _existing(p: str) -> Path:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m training.metrics",
-        description="Recompute frame/video metrics (DESIGN §5) from a predictions.csv "
+        description="Recompute frame/video metrics (docs/DESIGN.md §5) from a predictions.csv "
         "(columns video_key,frame,label,prob[,label_name,...]).",
     )
     ap.add_argument("predictions", type=_existing, help="predictions.csv written by test.py / the trainer")

@@ -1,6 +1,6 @@
 """Frame- and video-level detection metrics (AUC, EER, AP, ACC, TNR@TPR95) with a per-label breakdown.
 
-Conventions (DESIGN §5):
+Conventions (docs/DESIGN.md §5):
 - fake = 1 is the positive class; ``probs`` are P(fake) in [0, 1].
 - A sample is called fake when ``prob >= threshold`` (the same ``>=`` rule as ``sklearn.roc_curve``,
   so a threshold returned by :func:`calibrate_threshold` reproduces its ROC operating point).
@@ -22,10 +22,10 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from fbi_common.logging import get_logger
+from training.config.choices import VIDEO_AGGS
 
 logger = get_logger("metrics")
 
-VIDEO_AGGS = ("mean", "max", "median")
 TARGET_TPR = 0.95
 NAN = float("nan")
 _LEVEL_KEYS = ("auc", "eer", "ap", "acc", "acc_calibrated", "tnr_at_tpr95")
@@ -231,7 +231,7 @@ def compute_metrics(
     video_agg: str = "mean",
     threshold: float | None = None,
 ) -> dict:
-    """Every DESIGN §5 metric for one test set, as plain Python values (NaN where undefined).
+    """Every docs/DESIGN.md §5 metric for one test set, as plain Python values (NaN where undefined).
 
     ``threshold`` should come from :func:`calibrate_threshold` on validation predictions; it is
     applied to frame probabilities and to aggregated video probabilities alike. Without it the

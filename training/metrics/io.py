@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fbi_common.io import atomic_write_text
+
 # Written in this order, extra columns (e.g. dataset) after them.
 PREDICTION_COLUMNS = ("video_key", "frame", "label", "label_name", "prob")
 # label_name is optional when reading, so files from other tools with the four core columns work.
 REQUIRED_READ_COLUMNS = ("video_key", "frame", "label", "prob")
-
-
-def _atomic_write_text(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _rows_from(rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]) -> tuple[list[str], list[dict]]:
@@ -69,18 +57,14 @@ def _cell(col: str, value: Any, i: int) -> str:
 def write_predictions_csv(
     path: str | Path, rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]
 ) -> Path:
-    """Write per-frame predictions; ``rows`` is a list of dicts or a dict of equal-length columns."""
-    path = Path(path)
+    """Write per-frame predictions (atomically); ``rows`` is a list of dicts or a dict of equal-length columns."""
     columns, rows = _rows_from(rows)
-
-    def write(f) -> None:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(columns)
-        for i, r in enumerate(rows):
-            w.writerow([_cell(c, r[c], i) for c in columns])
-
-    _atomic_write_text(path, write)
-    return path
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for i, r in enumerate(rows):
+        w.writerow([_cell(c, r[c], i) for c in columns])
+    return atomic_write_text(path, buf.getvalue())
 
 
 def _parse(path: Path, line: int, col: str, text: str) -> float | int:
@@ -147,11 +131,9 @@ def _json_safe(obj: Any) -> Any:
 
 
 def write_metrics_json(path: str | Path, metrics: Mapping[str, Any]) -> Path:
-    """Write metrics as indented JSON; undefined values (NaN) become null."""
-    path = Path(path)
+    """Write metrics as indented JSON (atomically); undefined values (NaN) become null."""
     text = json.dumps(_json_safe(metrics), indent=2, allow_nan=False)
-    _atomic_write_text(path, lambda f: f.write(text + "\n"))
-    return path
+    return atomic_write_text(path, text + "\n")
 
 
 def _fmt(v: Any) -> str:

@@ -1,4 +1,4 @@
-"""Backbone wrappers (open_clip visual towers, timm CNNs), registered in `BACKBONES`."""
+"""Backbone wrappers (open_clip visual towers, timm CNNs), built by the detectors that use them."""
 
 from training.networks.clip_backbone import ClipBackbone
 from training.networks.timm_backbone import TimmBackbone

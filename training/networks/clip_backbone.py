@@ -26,7 +26,6 @@ from torch.utils.checkpoint import checkpoint
 
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
-from training.registry import BACKBONES
 
 log = get_logger("networks.clip")
 
@@ -39,7 +38,6 @@ def is_no_weights(pretrained: str | None) -> bool:
     return pretrained is None or str(pretrained).strip().lower() in ("", "none", "null", "false")
 
 
-@BACKBONES.register("open_clip")
 class ClipBackbone(nn.Module):
     """The visual tower of an open_clip ViT (the text tower is never built).
 

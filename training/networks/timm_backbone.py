@@ -12,12 +12,10 @@ from torch import Tensor, nn
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 from training.networks.clip_backbone import hub_unreachable, is_no_weights, read_state_dict
-from training.registry import BACKBONES
 
 log = get_logger("networks.timm")
 
 
-@BACKBONES.register("timm")
 class TimmBackbone(nn.Module):
     """A timm model without its classifier: `forward(x)` returns pooled features (B×`num_features`).
 

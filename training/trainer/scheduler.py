@@ -7,6 +7,8 @@ import math
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from training.config.choices import LR_SCHEDULERS
+
 
 def lr_factor(
     step: int, *, kind: str | None, total: int, warmup: int, eta_min: float, step_size: int, gamma: float
@@ -22,7 +24,7 @@ def lr_factor(
         return eta_min + (1.0 - eta_min) * 0.5 * (1.0 + math.cos(math.pi * progress))
     if kind == "step":
         return gamma ** ((step - warmup) // max(1, step_size))
-    raise ValueError(f"lr_scheduler: unknown schedule '{kind}' (use null, cosine or step)")
+    raise ValueError(f"lr_scheduler: unknown schedule '{kind}' (use one of {list(LR_SCHEDULERS)})")
 
 
 class _Factor:

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from fbi_common.logging import get_logger
+from training.config.choices import METRIC_SCORING
 from training.trainer.build import autocast, to_device
 from training.trainer.checkpoint import save_checkpoint
 from training.trainer.distributed import DistInfo, broadcast_object
@@ -23,15 +24,6 @@ from training.trainer.evaluator import predict, score_and_write
 from training.trainer.scheduler import load_scheduler_state
 
 log = get_logger("trainer")
-
-# metric_scoring → (metrics.json key, higher is better)
-SELECTION = {
-    "auc": ("frame_auc", True),
-    "eer": ("frame_eer", False),
-    "ap": ("frame_ap", True),
-    "acc": ("frame_acc", True),
-    "video_auc": ("video_auc", True),
-}
 
 
 class TrainStep(nn.Module):
@@ -237,7 +229,7 @@ class Trainer:
         if self.dist.is_main:
             from training.metrics import calibrate_threshold
 
-            key, higher = SELECTION[self.cfg["metric_scoring"]]
+            key, higher = METRIC_SCORING[self.cfg["metric_scoring"]]
             out = self.run_dir / "val" / f"epoch_{self.epoch:03d}"
             metrics = score_and_write(preds, out, video_agg=self.cfg["video_agg"], threshold=None)
             value = metrics[key]

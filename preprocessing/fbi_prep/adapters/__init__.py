@@ -2,46 +2,42 @@
 
 from __future__ import annotations
 
+from fbi_common.datasets import C40_SUFFIX, FF_FAMILY, FF_ROOT, dataset_folder
+from fbi_common.registry import Registry
+
 from .base import Adapter, Entry, LayoutError, VideoJob
 from .celebdf import CelebDFAdapter
 from .custom import CustomAdapter
 from .dfdc import DFDCAdapter, DFDCPAdapter
-from .ff import FAMILY, FaceForensicsAdapter
+from .ff import FaceForensicsAdapter
 from .others import DeeperForensicsAdapter, DeepSpeakAdapter, FFIWAdapter, UADFVAdapter
 
-ADAPTERS: dict[str, Adapter] = {
-    a.name: a
-    for a in (
-        FaceForensicsAdapter(),
-        CelebDFAdapter(1),
-        CelebDFAdapter(2),
-        DFDCAdapter(),
-        DFDCPAdapter(),
-        DeeperForensicsAdapter(),
-        UADFVAdapter(),
-        FFIWAdapter(),
-        DeepSpeakAdapter(),
-        CustomAdapter(),
-    )
-}
+ADAPTERS = Registry("dataset")
+for _adapter in (
+    FaceForensicsAdapter(),
+    CelebDFAdapter(1),
+    CelebDFAdapter(2),
+    DFDCAdapter(),
+    DFDCPAdapter(),
+    DeeperForensicsAdapter(),
+    UADFVAdapter(),
+    FFIWAdapter(),
+    DeepSpeakAdapter(),
+    CustomAdapter(),
+):
+    ADAPTERS.register(_adapter.name)(_adapter)
+for _name in FF_FAMILY:  # every FF++-family name (FF-DF, FaceShifter, ...) selects the FF++ adapter
+    if _name not in ADAPTERS:
+        ADAPTERS.register(_name)(ADAPTERS.get(FF_ROOT))
 
 __all__ = ["ADAPTERS", "Adapter", "Entry", "LayoutError", "VideoJob", "get_adapter", "family_folder"]
 
 
 def get_adapter(name: str) -> Adapter:
-    """The adapter for `--dataset NAME`; the FF++ family names select the FaceForensics++ adapter."""
-    if name in FAMILY:
-        return ADAPTERS["FaceForensics++"]
-    if name in ADAPTERS:
-        return ADAPTERS[name]
-    raise KeyError(
-        f"unknown dataset {name!r}; known: {sorted(ADAPTERS) + sorted(set(FAMILY) - set(ADAPTERS))}"
-    )
+    """The adapter for `--dataset NAME`; an unknown name raises KeyError listing the registered ones."""
+    return ADAPTERS.get(name)
 
 
 def family_folder(json_name: str) -> str:
     """rgb folder and LMDB name for a dataset JSON name (FF-DF, FaceShifter, DFD... -> FaceForensics++)."""
-    name = json_name.removesuffix("_c40")
-    if name in FAMILY:
-        return "FaceForensics++"
-    return name
+    return dataset_folder(json_name.removesuffix(C40_SUFFIX))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+from fbi_common.media import is_video
 
 
 class LayoutError(ValueError):
@@ -50,11 +50,7 @@ def find_videos(folder: Path) -> list[Path]:
         return []
     found = []
     for p in folder.rglob("*"):
-        if (
-            p.suffix.lower() in VIDEO_EXTS
-            and p.is_file()
-            and not {"frames", "masks", "landmarks"} & set(p.parts)
-        ):
+        if is_video(p) and p.is_file() and not {"frames", "masks", "landmarks"} & set(p.parts):
             found.append(p)
     return sorted(found)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fbi_common.datasets import COMPRESSIONS, FF_ROOT
+
 from ..splits import ff_split_map
 from .base import Adapter, Entry, LayoutError, VideoJob, find_videos, job_for
 
@@ -17,7 +19,6 @@ METHODS = {
     "FaceShifter": "FF-FH",
     "DeepFakeDetection": "DFD_fake",
 }
-COMPS = ("raw", "c23", "c40")
 # Which JSON files each label goes into (DeepfakeBench's set: FaceForensics++ = real + the four
 # classic methods; FF-<M> = real + one method; FaceShifter and DeepFakeDetection stand alone).
 JSON_NAMES = {
@@ -30,12 +31,11 @@ JSON_NAMES = {
     "DFD_real": ("DeepFakeDetection",),
     "DFD_fake": ("DeepFakeDetection",),
 }
-FAMILY = ("FaceForensics++", "FF-DF", "FF-F2F", "FF-FS", "FF-NT", "FaceShifter", "DeepFakeDetection")
 
 
 class FaceForensicsAdapter(Adapter):
-    name = "FaceForensics++"
-    folder = "FaceForensics++"
+    name = FF_ROOT
+    folder = FF_ROOT
     layout_hint = (
         "Expected original_sequences/{youtube,actors}/<comp>/videos/*.mp4 and "
         "manipulated_sequences/<Method>/<comp>/videos/*.mp4 (masks: manipulated_sequences/<Method>/masks/videos/)."
@@ -55,9 +55,9 @@ class FaceForensicsAdapter(Adapter):
 
     def list_videos(self, root: Path, cfg: dict[str, Any]) -> list[VideoJob]:
         self.require_root(root)
-        bad = set(cfg["comp"]) - set(COMPS)
+        bad = set(cfg["comp"]) - set(COMPRESSIONS)
         if bad:
-            raise LayoutError(f"--comp {sorted(bad)} unknown; FF++ has {list(COMPS)}")
+            raise LayoutError(f"--comp {sorted(bad)} unknown; FF++ has {list(COMPRESSIONS)}")
         jobs = []
         for comp in cfg["comp"]:
             for subset, d in self._subset_dirs(root, comp, cfg.get("subsets")):
@@ -72,7 +72,7 @@ class FaceForensicsAdapter(Adapter):
 
     def describe(self, out_dir: str, video: str, meta: dict[str, str]) -> Entry | None:
         parts = PurePosixPath(out_dir).parts
-        if len(parts) != 3 or parts[2] not in COMPS:
+        if len(parts) != 3 or parts[2] not in COMPRESSIONS:
             return None
         top, sub, comp = parts
         if top == "original_sequences" and sub in ORIGINALS:
