@@ -6,7 +6,7 @@
 The chain: data → train the detectors and the ablations (train.py, one run per model × seed; finished runs
 are skipped, interrupted ones resumed) → test on every test set → cross-domain results table with
 video-bootstrap CIs and paired tests vs FBI-CLIP → ablation table → robustness (both protocols) of
-FBI-CLIP and the CLIP baseline → cost table → figures (data previews, ROC, robustness; plus every
+FBI-CLIP and the CLIP baseline → cost table → identity probe of every FBI-CLIP variant → figures (data previews, ROC, robustness; plus every
 interpretability tool of analysis/ that exists) → `report.md` with every table and figure, and the
 CSV/LaTeX files under `tables/`. Re-running the command continues where it stopped. `demo` runs on the
 embedded FBI-Demo / FBI-Demo-X data (tiny ViTs from scratch, one seed by default); `ffpp` trains on FF++
@@ -145,6 +145,17 @@ def robustness(recipe: Recipe, runs: list[tuple], out: Path, args: argparse.Name
             "--test_dataset", *recipe.robustness_sets, "--protocol", "both", *extra, "--out", str(dest), "--opts", *args.opts)  # fmt: skip
         done[model.label] = dest
     return done
+
+
+def probe(recipe: Recipe, runs: list[tuple], out: Path, opts: list[str]) -> Path | None:
+    """Identity probe (analysis/identity_probe.py) of every FBI-CLIP model: seen (train) and unseen (test) identities."""
+    fbi = [r for m, r in runs if m.yaml.startswith("fbi_clip") and r.seed == runs[0][1].seed]
+    if not fbi:
+        return None
+    dest = out / "tables" / "identity_probe"
+    _py("analysis/identity_probe.py", "--weights_path", *[str(r.dir) for r in fbi], "--test_dataset", recipe.train[0],
+        "--splits", "test", "train", "--out", str(dest), "--opts", *opts)  # fmt: skip
+    return dest / "identity_probe.md"
 
 
 def cost(recipe: Recipe, out: Path, opts: list[str]) -> list[Path]:

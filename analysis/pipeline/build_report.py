@@ -155,7 +155,7 @@ def build_report(
             _table_md(ablation, fmt, matrix=False),
         ]
     md += ["## 3. Robustness\n", rob_md, *[_img(c, p, out) for c, p in rob_figs]]
-    md += ["## 4. Cost\n", *[p.read_text() for p in costs if p.is_file()]] if costs else []
+    md += ["## 4. Cost and identity probe\n", *[p.read_text() for p in costs if p.is_file()]] if costs else []
     md += ["## 5. Figures\n", *[_img(c, p, out) for c, p in figures]]
     if hooks or hook_notes:
         md += [
