@@ -7,6 +7,7 @@ FF_ROOT = "FaceForensics++"
 # `<rgb_dir>/FaceForensics++/` and they share `FaceForensics++_lmdb`.
 FF_FAMILY = (FF_ROOT, "FF-DF", "FF-F2F", "FF-FS", "FF-NT", "FaceShifter", "DeepFakeDetection")
 COMPRESSIONS = ("raw", "c23", "c40")
+SPLITS = ("train", "val", "test")  # the split level of every dataset JSON
 # `<Name>_c40` is the dataset `<Name>` (same JSON, same folder) at compression c40.
 C40_SUFFIX = "_c40"
 

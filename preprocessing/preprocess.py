@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.errors import DataError  # noqa: E402
 from fbi_common.logging import setup_logging  # noqa: E402
 from preprocessing.fbi_prep.runner import run  # noqa: E402
 from preprocessing.fbi_prep.settings import build_parser, resolve_settings  # noqa: E402
@@ -18,9 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = resolve_settings("preprocess", parser.parse_args(argv))
     setup_logging()
     summary = run(cfg)
-    # Failed videos are recorded, not fatal; exit 0 unless nothing at all was usable.
+    # Failed videos are recorded, not fatal; it is an error only when nothing at all was usable.
     counts = summary["counts"]
-    return 0 if counts.get("ok", 0) + counts.get("partial", 0) > 0 or not summary["failures"] else 1
+    if counts.get("ok", 0) + counts.get("partial", 0) == 0 and summary["failures"]:
+        video, status, why = summary["failures"][0]
+        raise DataError(
+            f"none of the {len(summary['failures'])} videos could be processed (e.g. {video}: {status}, {why}); "
+            f"every failure is recorded in {summary['ledger']}. Check that --root holds the videos"
+            + (" (or use --retry_failed after fixing them)" if not cfg["retry_failed"] else "")
+        )
+    return 0
 
 
 if __name__ == "__main__":

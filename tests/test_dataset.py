@@ -14,7 +14,7 @@ import yaml
 from torch.utils.data import DistributedSampler, RandomSampler, SequentialSampler
 
 from fbi_common.paths import REPO_ROOT
-from training.dataset.dataset import DeepfakeDataset, collate_drop_none
+from training.dataset.dataset import DeepfakeDataset, DropLog, DroppedFrame, collate_drop_none
 from training.dataset.index import build_index, derive_sibling
 from training.dataset.loaders import build_dataset, build_loader, build_transform, dataset_names
 from training.dataset.readers import FileReader, FrameError
@@ -187,17 +187,28 @@ def test_bad_frame_policies(demo, corruption, fbi_log):
     with pytest.raises(FrameError, match=rf"{victim.name}: {reason}.*bad_frame_policy: drop"):
         ds[2]
     dropped = build_dataset(dict(demo, bad_frame_policy="drop"), "test", None, SPEC)
-    assert dropped[2] is None
+    item = dropped[2]
+    assert isinstance(item, DroppedFrame) and item.frame == ds.describe(2)["frame"] and reason in item.reason
     assert any(str(victim) in m and reason in m for m in fbi_log.messages)
-    batches = list(build_loader(dropped, demo, train=False, distributed=False))
-    assert len(batches) == 6 and batches[0]["image"].shape[0] == 3
+    drops = DropLog()
+    batches = [drops.take(b) for b in build_loader(dropped, demo, train=False, distributed=False)]
+    assert len(batches) == 6 and batches[0]["image"].shape[0] == 3 and "dropped" not in batches[0]
     assert 2 not in batches[0]["index"].tolist() and batches[1]["index"].tolist() == [4, 5, 6, 7]
+    summary = drops.summary()
+    assert summary["n_dropped"] == 1 and summary["dropped_frames"][0]["frame"] == item.frame
 
 
-def test_whole_batch_dropped_is_none():
+def test_whole_batch_dropped_still_carries_its_count():
     assert collate_drop_none([None, None]) is None
     out = collate_drop_none([None, {"a": 1, "s": "x"}])
     assert out["a"].tolist() == [1] and out["s"] == ["x"]
+    gone = [DroppedFrame(i, "v", f"f{i}.png", "bad") for i in (3, 4)]
+    batch = collate_drop_none(gone)
+    assert batch == {"dropped": [d._asdict() for d in gone]}
+    drops = DropLog()
+    assert drops.take(batch) is None and len(drops) == 2
+    drops.add([gone[0]._asdict()])  # a DDP-padding repeat of index 3 is not counted twice
+    assert drops.summary()["n_dropped"] == 2
 
 
 def test_mask_of_real_video_may_be_missing_but_not_of_fake(demo):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
+from fbi_common.errors import DataError
 from fbi_common.paths import REPO_ROOT
 from training.dataset.index import (
     build_index,
@@ -123,7 +124,7 @@ def test_nesting_detected_from_data_not_name(ff_tree):
     )
     recs = build_index("MyFF", "test", make_cfg(ff_tree))
     assert [r.key for r in recs] == ["MyFF/MyFF_fake/c23/a_b"]
-    with pytest.raises(KeyError, match=r"compression 'c40' not found.*\['c23'\]"):
+    with pytest.raises(DataError, match=r"compression 'c40' not found.*\['c23'\]"):
         build_index("MyFF", "test", make_cfg(ff_tree, compression="c40"))
 
 
@@ -193,9 +194,11 @@ def test_unsorted_frames_sorted_numerically_with_masks_in_order(ff_tree):
 def test_unknown_label_and_missing_split_errors(ff_tree):
     info = {"v": {"label": "Mystery_fake", "frames": ["UADFV/real/frames/0000/000.png"]}}
     write_json(ff_tree, "Odd", {"Mystery_fake": {"train": info, "test": {}}})
-    with pytest.raises(KeyError, match=r"Odd\.json.*Mystery_fake.*add it to label_dict"):
+    with pytest.raises(
+        DataError, match=r"Odd\.json.*Mystery_fake.*not in label_dict.*label_dict\.Mystery_fake=0"
+    ):
         build_index("Odd", "train", make_cfg(ff_tree))
-    with pytest.raises(KeyError, match=r"Odd\.json.*no 'val' split.*\['test', 'train'\]"):
+    with pytest.raises(DataError, match=r"Odd\.json.*no 'val' split.*\['test', 'train'\]"):
         build_index("Odd", "val", make_cfg(ff_tree))
     with pytest.raises(FileNotFoundError, match="Nope.json"):
         build_index("Nope", "train", make_cfg(ff_tree))

@@ -243,7 +243,9 @@ def test_every_dataset_of_the_issue_has_an_adapter():
     assert want <= set(ADAPTERS)
     for name in ("FF-DF", "FaceShifter", "DeepFakeDetection"):
         assert get_adapter(name) is ADAPTERS.get("FaceForensics++")
-    with pytest.raises(KeyError, match=r"unknown dataset 'CelebDF'; registered: \[.*'Celeb-DF-v2'"):
+    with pytest.raises(
+        LayoutError, match=r"unknown --dataset 'CelebDF' \(did you mean 'Celeb-DF-v2'\?\); known: \["
+    ):
         get_adapter("CelebDF")
     with pytest.raises(
         KeyError, match="already registered by preprocessing.fbi_prep.adapters.celebdf.CelebDFAdapter"

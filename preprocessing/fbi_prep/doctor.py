@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -10,13 +9,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import lmdb
+import numpy as np
 import yaml
 
+from fbi_common.dataset_json import dataset_node, iter_videos, read_json
+from fbi_common.datasets import SPLITS
+from fbi_common.errors import DataError
 from fbi_common.paths import REPO_ROOT, resolve_path
 
 from .lmdb_io import decode_value, lmdb_path
-
-SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -65,19 +66,10 @@ def load_label_dict(data: dict) -> dict[str, int]:
     """The training label_dict (training/config/defaults.yaml) plus a custom JSON's `_label_dict`."""
     with open(REPO_ROOT / "training" / "config" / "defaults.yaml", encoding="utf-8") as f:
         labels = dict(yaml.safe_load(f).get("label_dict", {}))
-    return labels | dict(data.get("_label_dict", {}))
-
-
-def iter_videos(top: dict, comp_filter: str | None):
-    """Yield (label, split, comp, video, info) for both the FF++ (with compression) and the flat layout."""
-    for label, splits in top.items():
-        for split, node in (splits or {}).items():
-            for name, val in (node or {}).items():
-                if isinstance(val, dict) and "frames" in val:
-                    yield label, split, None, name, val
-                elif isinstance(val, dict) and (comp_filter is None or name == comp_filter):
-                    for video, info in val.items():
-                        yield label, split, name, video, info
+    extra = data.get("_label_dict", {})
+    if not isinstance(extra, dict) or any(v not in (0, 1) for v in extra.values()):
+        raise DataError(f"'_label_dict' must map label names to 0 (real) or 1 (fake); got {extra!r}")
+    return labels | extra
 
 
 class _Store:
@@ -110,6 +102,19 @@ def _check_file(store: _Store, key: str, decode: bool) -> str | None:
     return None
 
 
+def _check_landmark(store: _Store, key: str) -> str | None:
+    """A landmark file must hold a (K, 2) array of finite x/y points (what the training readers accept)."""
+    try:
+        arr = decode_value(key, store.get(key) or b"")
+    except Exception as e:
+        return f"does not decode ({e})"
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
+        return f"has shape {arr.shape}; expected (K, 2) x/y points (re-run preprocess.py for this video)"
+    if not np.isfinite(arr.astype(np.float64)).all():
+        return "contains NaN or infinite values"
+    return None
+
+
 def landmark_key(frame_key: str) -> str:
     """`.../frames/<video>/<idx>.png` -> `.../landmarks/<video>/<idx>.npy` (docs/DESIGN.md §2 sibling layout)."""
     p = PurePosixPath(frame_key)
@@ -121,26 +126,34 @@ def diagnose(cfg: dict[str, Any]) -> Report:
     report = Report(strict=bool(cfg["strict"]))
     name = cfg["dataset"]
     base_name, comp = (name[:-4], "c40") if name.endswith("_c40") else (name, cfg.get("compression"))
-    path = resolve_path(cfg["json_folder"]) / f"{base_name}.json"
+    folder = resolve_path(cfg["json_folder"])
+    path = folder / f"{base_name}.json"
     if not path.is_file():
-        report.errors.append(f"{path} not found; run `python preprocessing/rearrange.py --dataset ...` first")
-        return report
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if base_name not in data:
-        report.errors.append(f"{path} has no top-level key {base_name!r} (keys: {list(data)})")
-        return report
+        have = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+        guess = [h for h in have if h.lower() == base_name.lower()]
+        raise DataError(
+            f"{path} not found{f' (did you mean {guess[0]!r}?)' if guess else ''}; JSONs in {folder}: "
+            f"{have or 'none'}. Create it with `python preprocessing/rearrange.py --dataset ...`"
+        )
+    data = read_json(path)
+    top, meta = dataset_node(data, base_name, path)
     rgb_dir = resolve_path(cfg["rgb_dir"])
     env = None
     if cfg["lmdb"]:
         lp = lmdb_path(cfg["lmdb_dir"], base_name)
         if not lp.is_dir():
-            report.errors.append(
-                f"LMDB {lp} not found; run `python preprocessing/dataset2lmdb.py --dataset {base_name}`"
+            raise DataError(
+                f"LMDB {lp} not found; run `python preprocessing/dataset2lmdb.py --dataset {base_name}` "
+                "or check the files instead (--no-lmdb)"
             )
-            return report
-        env = lmdb.open(str(lp), readonly=True, lock=False)
+        try:
+            env = lmdb.open(str(lp), readonly=True, lock=False)
+        except lmdb.Error as e:
+            raise DataError(
+                f"cannot open the LMDB {lp}: {e}; rebuild it with preprocessing/dataset2lmdb.py"
+            ) from None
     try:
-        _check_all(data, base_name, comp, _Store(rgb_dir, env), cfg, report, path)
+        _check_all({base_name: top, **meta}, base_name, comp, _Store(rgb_dir, env), cfg, report, path)
     finally:
         if env is not None:
             env.close()
@@ -154,7 +167,10 @@ def _check_all(data, name, comp, store, cfg, report, path) -> None:
     members: dict[str, set] = defaultdict(set)
     lm_missing = 0
     n_videos = 0
-    for label, split, c, video, info in iter_videos(data[name], comp):
+    for e in iter_videos(data[name], path):
+        if comp is not None and e.comp not in (None, comp):
+            continue
+        label, split, c, video, info = e.label, e.split, e.comp, e.video, e.info
         where = f"{name}/{label}/{split}/{c + '/' if c else ''}{video}"
         n_videos += 1
         if label not in label_dict:
@@ -175,7 +191,14 @@ def _check_all(data, name, comp, store, cfg, report, path) -> None:
             problem = _check_file(store, key, cfg["decode"])
             if problem:
                 report.errors.append(f"{where}: {key} {problem}")
-        lm_missing += sum(not store.exists(landmark_key(k)) for k in frames)
+        for k in frames:
+            lm = landmark_key(k)
+            if not store.exists(lm):
+                lm_missing += 1
+            elif cfg["decode"]:
+                problem = _check_landmark(store, lm)
+                if problem:
+                    report.errors.append(f"{where}: {lm} {problem}")
         per_video[len(frames)] += 1
         classes[split][f"{label} ({label_dict.get(label, '?')})"] += 1
         members[split].add((label, c, video))

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fbi_common.errors import DataError
 from fbi_common.logging import get_logger
 
 log = get_logger("preprocess.ledger")
@@ -40,20 +41,26 @@ class Ledger:
             self._load()
 
     def _load(self) -> None:
-        with open(self.path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    # A run killed mid-write leaves a torn last line; that video is simply redone.
-                    log.warning(
-                        "%s line %d is not valid JSON (interrupted write?); ignoring it", self.path, n
-                    )
-                    continue
-                self.records[rec["video"]] = rec
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(
+                f"cannot read the preprocessing ledger {self.path}: {e}; move it away to start that dataset afresh"
+            ) from None
+        for n, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                # A run killed mid-write leaves a torn last line; that video is simply redone.
+                log.warning("%s line %d is not valid JSON (interrupted write?); ignoring it", self.path, n)
+                continue
+            if not isinstance(rec, dict) or not isinstance(rec.get("video"), str) or "status" not in rec:
+                log.warning("%s line %d is not a ledger record (no video/status); ignoring it", self.path, n)
+                continue
+            self.records[rec["video"]] = rec
 
     def finished(self, video: str, hash_: str, retry_failed: bool = False) -> bool:
         """True if a re-run should skip this video."""

@@ -13,6 +13,8 @@ import lmdb
 import numpy as np
 from tqdm import tqdm
 
+from fbi_common.errors import DataError
+from fbi_common.io import WriteError
 from fbi_common.logging import get_logger
 from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
@@ -34,9 +36,17 @@ def collect_files(rgb_dir: Path, folder: str) -> list[str]:
     """Every frame / landmark / mask file of a dataset folder, as keys relative to rgb_dir (POSIX, sorted)."""
     base = rgb_dir / folder
     if not base.is_dir():
-        raise FileNotFoundError(f"{base} does not exist; run preprocess.py first or fix --rgb_dir")
+        have = sorted(p.name for p in rgb_dir.iterdir() if p.is_dir()) if rgb_dir.is_dir() else []
+        raise DataError(
+            f"{base} does not exist (datasets in {rgb_dir}: {have or 'none'}); run preprocess.py first, or fix "
+            "--rgb_dir / --dataset"
+        )
     keys = []
-    for dirpath, dirnames, filenames in os.walk(base):
+
+    def refuse(err: OSError) -> None:
+        raise DataError(f"cannot list {err.filename}: {err.strerror or err}; fix its permissions") from None
+
+    for dirpath, dirnames, filenames in os.walk(base, onerror=refuse):
         rel_parts = Path(dirpath).relative_to(base).parts
         if any(k in rel_parts for k in KINDS):
             keys += [
@@ -46,6 +56,15 @@ def collect_files(rgb_dir: Path, folder: str) -> list[str]:
             ]
         dirnames.sort()
     return sorted(keys)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise DataError(
+            f"cannot read {path}: {e.strerror or e}; fix or re-create the file, then re-run"
+        ) from None
 
 
 def _put_batch(env: lmdb.Environment, items: list[tuple[bytes, bytes]]) -> lmdb.Environment:
@@ -60,6 +79,10 @@ def _put_batch(env: lmdb.Environment, items: list[tuple[bytes, bytes]]) -> lmdb.
             new = env.info()["map_size"] * 2
             log.info("LMDB map full; growing to %.1f GB", new / 2**30)
             env.set_mapsize(new)
+        except lmdb.Error as e:
+            raise WriteError(
+                f"cannot write to the LMDB {env.path()}: {e}; check free space and permissions"
+            ) from None
 
 
 def write_lmdb(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -68,12 +91,20 @@ def write_lmdb(cfg: dict[str, Any]) -> dict[str, Any]:
     folder = family_folder(cfg["dataset"])
     keys = collect_files(rgb_dir, folder)
     if not keys:
-        raise FileNotFoundError(f"no frames/landmarks/masks files under {rgb_dir / folder}")
+        raise DataError(
+            f"no frames/landmarks/masks files under {rgb_dir / folder} (expected <video dir>/frames/<video>/"
+            "<idx>.png); run preprocess.py for it first"
+        )
     path = lmdb_path(cfg["lmdb_dir"], cfg["dataset"])
-    path.mkdir(parents=True, exist_ok=True)
-    env = lmdb.open(
-        str(path), map_size=int(float(cfg["map_size_gb"]) * 2**30), readahead=False, meminit=False
-    )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        env = lmdb.open(
+            str(path), map_size=int(float(cfg["map_size_gb"]) * 2**30), readahead=False, meminit=False
+        )
+    except (OSError, lmdb.Error) as e:
+        raise WriteError(
+            f"cannot create the LMDB {path}: {e}; check lmdb_dir, free space and permissions"
+        ) from None
     try:
         todo = _pending(env, rgb_dir, keys)
         log.info(
@@ -81,7 +112,7 @@ def write_lmdb(cfg: dict[str, Any]) -> dict[str, Any]:
         )
         batch: list[tuple[bytes, bytes]] = []
         for k in tqdm(todo, desc=f"lmdb {folder}", unit="file", dynamic_ncols=True):
-            batch.append((k.encode(), (rgb_dir / k).read_bytes()))
+            batch.append((k.encode(), _read(rgb_dir / k)))
             if len(batch) >= cfg["batch"]:
                 env = _put_batch(env, batch)
                 batch = []
@@ -128,12 +159,17 @@ def verify_lmdb(path: Path, rgb_dir: Path, keys: list[str], samples: int, seed: 
                 if v is None or v != (rgb_dir / k).read_bytes():
                     bad.append(k)
                     continue
-                decode_value(k, v)
+                try:
+                    decode_value(k, v)
+                except ValueError as e:
+                    raise DataError(
+                        f"{rgb_dir / k} does not decode ({e}); re-run preprocess.py for its video, then dataset2lmdb.py"
+                    ) from None
             entries = env.stat()["entries"]
     finally:
         env.close()
     if missing or bad:
-        raise RuntimeError(
+        raise DataError(
             f"LMDB verification failed for {path}: {len(missing)} missing keys (e.g. {missing[:3]}), "
             f"{len(bad)} values differing from the files (e.g. {bad[:3]}); re-run dataset2lmdb.py"
         )

@@ -8,18 +8,20 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from fbi_common.datasets import SPLITS
 from fbi_common.io import atomic_write_json
 from fbi_common.logging import get_logger
 from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
 
 from .adapters import LayoutError, get_adapter
+from .adapters.base import SEEDED
 from .ledger import DONE, Ledger
-from .splits import seeded_split
+from .rearrange_report import REPORT_NAME, report_skips, unfinished_sources, warn_empty
+from .splits import stratified_split
 
 log = get_logger("rearrange")
 
-SPLITS = ("train", "val", "test")
 SHARED_LABELS = {
     "FF-real"
 }  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
@@ -27,8 +29,15 @@ _FACE_SUFFIX = re.compile(r"^(.*?)(_face\d+)?$")
 
 
 def scan_processed(base: Path):
-    """Yield (out_dir, video) for every `<out_dir>/frames/<video>/` folder under `base`."""
-    for dirpath, dirnames, _ in os.walk(base):
+    """Yield (out_dir, video) for every `<out_dir>/frames/<video>/` folder under `base`.
+
+    A folder that cannot be listed is an error: its videos would otherwise be missing silently.
+    """
+
+    def refuse(err: OSError) -> None:
+        raise LayoutError(f"cannot list {err.filename}: {err.strerror or err}; fix its permissions") from None
+
+    for dirpath, dirnames, _ in os.walk(base, onerror=refuse):
         if "frames" in dirnames:
             out_dir = Path(dirpath).relative_to(base).as_posix()
             out_dir = "" if out_dir == "." else out_dir
@@ -57,16 +66,39 @@ def _video_files(base: Path, prefix: str, out_dir: str, video: str) -> tuple[lis
     return frames, masks
 
 
-def _splits_for(entry, policy: str, meta: dict) -> list[str]:
+def _policy_split(entry, policy: str) -> list[str]:
+    """The split(s) of an entry; [SEEDED] when the stratified seeded split decides."""
     if entry.split:
         return [entry.split]
     if policy == "all":
         return list(SPLITS)
     if policy == "seeded":
-        return [
-            seeded_split(entry.group or entry.key, meta["seed"], meta["val_fraction"], meta["test_fraction"])
-        ]
+        return [SEEDED]
     return ["test"]
+
+
+def is_real(label: str) -> bool:
+    """Every real label name of docs/DESIGN.md §2 (FF-real, DFDC_Real, NAME_real, ...) ends in 'real'."""
+    return label.lower().endswith("real")
+
+
+def _seeded_splits(found: list[tuple], cfg: dict[str, Any]) -> dict[str, str]:
+    """group -> split for the entries the seeded split decides, stratified so val/test keep both classes."""
+    groups: dict[str, set[int]] = defaultdict(set)
+    for entry, *_ in found:
+        if SEEDED in _policy_split(entry, cfg["unsplit"]):
+            groups[entry.group or entry.key].add(0 if is_real(entry.label) else 1)
+    if not groups:
+        return {}
+    split_of, problems = stratified_split(groups, cfg["seed"], cfg["val_fraction"], cfg["test_fraction"])
+    n = Counter(split_of.values())
+    log.info(
+        "seeded split (seed %s) of %d group(s) (identities, else videos): train %d, val %d, test %d",
+        cfg["seed"], len(groups), n["train"], n["val"], n["test"],
+    )  # fmt: skip
+    for msg in problems:
+        log.warning("seeded split: %s; add videos, give labels.csv a split column, or use val_dataset", msg)
+    return split_of
 
 
 def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
@@ -80,12 +112,12 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
         )
     meta_root = resolve_path(cfg["root"]) if cfg.get("root") else base
     meta = adapter.load_meta(meta_root, cfg)
-    policy_meta = {k: cfg[k] for k in ("seed", "val_fraction", "test_fraction")}
     ledger_path = base / "preprocess_ledger.jsonl"
-    finished = Ledger(ledger_path).by_output() if ledger_path.is_file() else None
-    tree: dict = defaultdict(lambda: defaultdict(lambda: {s: {} for s in SPLITS}))
-    sources: dict[tuple, str] = {}
+    ledger = Ledger(ledger_path) if ledger_path.is_file() else None
+    finished = ledger.by_output() if ledger is not None else None
     stats: dict[str, Any] = {"videos": 0, "skipped_unfinished": [], "skipped_unknown": [], "not_in_split": []}
+    stats["unfinished_sources"] = unfinished_sources(adapter, cfg, base, meta, ledger)
+    found = []
     for out_dir, video in scan_processed(base):
         rel = f"{out_dir}/frames/{video}".lstrip("/")
         if finished is not None and finished.get(rel, {}).get("status") not in DONE:
@@ -103,9 +135,14 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
         if not frames:
             stats["skipped_unknown"].append(rel)
             continue
-        key = (entry.key or stem) + (suffix or "")
+        found.append((entry, rel, (entry.key or stem) + (suffix or ""), frames, masks))
+    seeded = _seeded_splits(found, cfg)
+    tree: dict = defaultdict(lambda: defaultdict(lambda: {s: {} for s in SPLITS}))
+    sources: dict[tuple, str] = {}
+    for entry, rel, key, frames, masks in found:
         item = {"label": entry.label, "frames": frames} | ({"masks": masks} if masks else {})
-        for split in _splits_for(entry, cfg["unsplit"], policy_meta):
+        for split in _policy_split(entry, cfg["unsplit"]):
+            split = seeded[entry.group or entry.key] if split == SEEDED else split
             for name in entry.json_names:
                 node = tree[name][entry.label][split]
                 if entry.comp:
@@ -113,7 +150,8 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
                 ident = (name, entry.label, split, entry.comp, key)
                 if ident in sources and sources[ident] != rel:
                     raise LayoutError(
-                        f"two videos map to key {key!r} in {name}/{entry.label}/{split}: {sources[ident]} and {rel}"
+                        f"two videos map to key {key!r} in {name}/{entry.label}/{split}: {sources[ident]} and "
+                        f"{rel}; rename one of the source videos"
                     )
                 sources[ident] = rel
                 node[key] = item
@@ -125,7 +163,6 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
     """Build and write every JSON the dataset yields; returns {json_name: path}."""
     tree, stats = build_tree(cfg)
     out_dir = resolve_path(cfg["out"])
-    out_dir.mkdir(parents=True, exist_ok=True)
     adapter = get_adapter(cfg["dataset"])
     own = adapter.folder_for(cfg | {"root": cfg.get("root") or cfg.get("name") or ""})
     custom = cfg["dataset"] == "custom"
@@ -137,14 +174,23 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
         if custom:
             # The training side merges this into label_dict, so `--train_dataset NAME` needs no config edit.
             doc["_label_dict"] = {f"{name}_real": 0, f"{name}_fake": 1}
-        path = out_dir / f"{name}.json"
-        atomic_write_json(path, doc, indent=1)
+        path = atomic_write_json(out_dir / f"{name}.json", doc, indent=1)
         written[name] = path
         log.info("wrote %s: %s", path, _counts(doc[name]))
-    _report_skips(stats)
+        stats.setdefault("empty", {})[name] = warn_empty(name, doc[name], cfg["unsplit"])
+    report_skips(stats)
+    report = resolve_path(cfg["rgb_dir"]) / own / REPORT_NAME
+    if report.parent.is_dir():
+        log.info("every skipped video is listed in %s", atomic_write_json(report, stats))
     if not written:
         raise LayoutError(
             f"no processed videos of {cfg['dataset']} found under {resolve_path(cfg['rgb_dir']) / own}"
+            + (
+                f" ({len(stats['skipped_unfinished'])} without a finished ledger record)"
+                if stats["skipped_unfinished"]
+                else ""
+            )
+            + "; run preprocess.py for it first (see the messages above for what was skipped)"
         )
     return written
 
@@ -160,19 +206,3 @@ def _counts(top: dict) -> str:
             )
             c[f"{label}/{split}"] = n
     return ", ".join(f"{k}={v}" for k, v in sorted(c.items()) if v)
-
-
-def _report_skips(stats: dict) -> None:
-    for key, why in (
-        (
-            "skipped_unfinished",
-            "have no finished ledger record (interrupted or failed; re-run preprocess.py)",
-        ),
-        (
-            "skipped_unknown",
-            "do not belong to any label of this dataset (unexpected folder or not in the metadata)",
-        ),
-        ("not_in_split", "are not in the official split files"),
-    ):
-        if stats[key]:
-            log.warning("%d video folder(s) %s, e.g. %s", len(stats[key]), why, stats[key][:3])

@@ -14,11 +14,11 @@ from tqdm import tqdm
 
 from fbi_common.face import FaceEngine, landmark_model_path
 from fbi_common.face.align import TEMPLATE_112
-from fbi_common.io import atomic_write_json
+from fbi_common.io import WriteError, atomic_write_json
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 
-from .adapters import get_adapter
+from .adapters import LayoutError, get_adapter
 from .adapters.base import VideoJob
 from .ledger import FAILED, Ledger, settings_hash
 from .pipeline import VideoProcessor
@@ -65,7 +65,7 @@ def _copy_meta(adapter, root: Path, out: Path, cfg: dict[str, Any]) -> None:
     files = [p for pat in adapter.meta_files for p in root.glob(pat) if p.is_file()]
     if cfg["dataset"] == "custom":
         files = []
-        src = Path(cfg["labels"]) if cfg.get("labels") else root / "labels.csv"
+        src = adapter.labels_path(root, cfg)
         dst = out / "labels.csv"
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
@@ -96,6 +96,8 @@ def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]
     root = resolve_path(cfg["root"])
     out = output_folder(cfg)
     jobs = adapter.list_videos(root, cfg)
+    if not jobs:
+        raise LayoutError(f"no videos found under --root {root} for {cfg['dataset']}. {adapter.layout_hint}")
     _, lm_name = landmark_model_path(str(cfg["landmarks"]))
     hash_ = settings_hash(cfg, lm_name)
     ledger = Ledger(resolve_path(cfg["ledger"]) if cfg.get("ledger") else out / "preprocess_ledger.jsonl")
@@ -103,8 +105,15 @@ def run(cfg: dict[str, Any], engine: FaceEngine | None = None) -> dict[str, Any]
     n_done = len(jobs) - len(todo)
     if cfg["limit"]:
         todo = todo[: cfg["limit"]]
-    _copy_meta(adapter, root, out, cfg)
-    _write_run_meta(out, cfg, lm_name, hash_)
+    try:
+        _copy_meta(adapter, root, out, cfg)
+        _write_run_meta(out, cfg, lm_name, hash_)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(
+            f"cannot write to the output folder {out}: {e.strerror or e}; check --out, free space and permissions"
+        ) from None
     log.info(
         "%s: %d videos found, %d already done (ledger %s), %d to process with %d worker(s); landmarks: %s",
         adapter.folder_for(cfg), len(jobs), n_done, ledger.path, len(todo), cfg["workers"], lm_name,

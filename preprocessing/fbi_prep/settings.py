@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from fbi_common.errors import FBIError
 from fbi_common.video import MODES
 
 CONFIG_PATH = Path(__file__).resolve().parents[1] / "config.yaml"
@@ -26,7 +27,12 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-class SettingsError(ValueError):
+# Paths the commands read: a relative one typed on the command line is taken from the current
+# directory when it exists there (what a shell user means), else from the repository root.
+INPUT_PATHS = ("root", "labels", "rgb_dir", "json_folder", "lmdb_dir", "config")
+
+
+class SettingsError(FBIError, ValueError):
     """A bad setting; the message names the key, the file and the valid choices."""
 
 
@@ -37,10 +43,17 @@ def load_section(section: str, config_path: str | Path | None = None) -> dict[st
         raise SettingsError(
             f"config file {path} not found; pass --config PATH or restore preprocessing/config.yaml"
         )
-    with open(path, encoding="utf-8") as f:
-        doc = yaml.safe_load(f) or {}
-    if section not in doc:
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise SettingsError(
+            f"cannot read the config file {path}: {e}; fix it or pass --config PATH"
+        ) from None
+    if not isinstance(doc, dict) or section not in doc:
         raise SettingsError(f"{path} has no '{section}:' section; see preprocessing/config.yaml in the repo")
+    if not isinstance(doc[section], dict):
+        raise SettingsError(f"{path}: the '{section}:' section must be a mapping of settings")
     return dict(doc[section])
 
 
@@ -80,6 +93,7 @@ def build_parser(
 def resolve_settings(section: str, args: argparse.Namespace | dict) -> dict[str, Any]:
     """Merge YAML defaults with the flags the user gave, then validate."""
     given = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
+    given = {k: _from_cwd(v) if k in INPUT_PATHS else v for k, v in given.items()}
     cfg = load_section(section, given.get("config"))
     for key, val in given.items():
         if key == "config" or val is None:
@@ -89,6 +103,14 @@ def resolve_settings(section: str, args: argparse.Namespace | dict) -> dict[str,
         cfg[key] = val
     validate(cfg, section)
     return cfg
+
+
+def _from_cwd(value: Any) -> Any:
+    """A relative input path given on the command line: absolute from the cwd if it exists there."""
+    if not isinstance(value, str) or not value or Path(value).expanduser().is_absolute():
+        return value
+    here = Path.cwd() / value
+    return str(here.resolve()) if here.exists() else value
 
 
 def validate(cfg: dict[str, Any], section: str) -> None:

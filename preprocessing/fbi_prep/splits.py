@@ -44,3 +44,74 @@ def seeded_split(group: str, seed: int, val_fraction: float, test_fraction: floa
 def holdout_val(group: str, seed: int, val_fraction: float) -> str:
     """For datasets with an official train/test but no val: move a seeded share of train groups to val."""
     return "val" if _unit(group, seed) < val_fraction else "train"
+
+
+PRIORITY = ("train", "test", "val")  # who keeps both classes first when groups of a class are scarce
+CLASSES = {0: "real", 1: "fake"}
+
+
+def _quota(n: int, fraction: float) -> int:
+    return int(n * fraction + 0.5)
+
+
+def stratified_split(
+    groups: dict[str, set[int]], seed: int, val_fraction: float, test_fraction: float
+) -> tuple[dict[str, str], list[str]]:
+    """Seeded, group-disjoint train/val/test split that keeps both classes in every split it can.
+
+    `groups` maps a group (identity, else video) to the classes of its videos (0 real, 1 fake).
+    Groups are ordered by a seeded hash (the same on every machine and run) and split per stratum
+    (real-only, fake-only, mixed) by the fractions, so each split gets its share of both classes.
+    Then, where a split lacks a class, one group holding it is moved in: train is served first,
+    then test, then val, and a split never loses a class to a split served after it. Returns
+    `{group: split}` and one message per split that still lacks a class (the data do not allow it).
+    """
+    order = sorted(groups, key=lambda g: (_unit(g, seed), g))
+    split_of: dict[str, str] = {}
+    for stratum in ({0}, {1}, {0, 1}):
+        members = [g for g in order if groups[g] == stratum]
+        n_test, n_val = _quota(len(members), test_fraction), _quota(len(members), val_fraction)
+        for i, g in enumerate(members):
+            split_of[g] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    for g in order:  # a group with no known class stays in train
+        split_of.setdefault(g, "train")
+    problems = []
+    for split in PRIORITY:
+        for c in (0, 1):
+            if c not in _classes(split_of, groups, split) and not _move_in(split_of, groups, order, split, c):
+                n = sum(c in v for v in groups.values())
+                problems.append(
+                    f"the {split} split has no {CLASSES[c]} videos: only {n} group(s) (identities, else "
+                    f"videos) have {CLASSES[c]} videos, too few to give train, test and val one each"
+                )
+    return split_of, problems
+
+
+def _classes(split_of: dict[str, str], groups: dict[str, set[int]], split: str) -> set[int]:
+    return set().union(*(groups[g] for g, s in split_of.items() if s == split))
+
+
+def _move_in(
+    split_of: dict[str, str], groups: dict[str, set[int]], order: list[str], split: str, c: int
+) -> bool:
+    """Move one group with class `c` into `split`. A donor served before `split` must keep every class
+    it has; one served after it may lose them (tried last, lowest priority first)."""
+    rank = PRIORITY.index(split)
+    before = [s for s in PRIORITY[:rank]]
+    after = [s for s in reversed(PRIORITY[rank + 1 :])]
+    for donor, must_keep in [(s, True) for s in before] + [(s, False) for s in after]:
+        had = _classes(split_of, groups, donor)
+        candidates = sorted(
+            (g for g in order if split_of[g] == donor and c in groups[g]), key=lambda g: len(groups[g])
+        )
+        kept = []
+        for g in candidates:
+            split_of[g] = split
+            if _classes(split_of, groups, donor) >= had:
+                return True
+            split_of[g] = donor
+            kept.append(g)
+        if not must_keep and kept:
+            split_of[kept[0]] = split
+            return True
+    return False

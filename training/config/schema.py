@@ -34,6 +34,7 @@ ENUMS: dict[str, tuple[Any, ...]] = {
     "metric_scoring": tuple(choices.METRIC_SCORING),
     "bad_frame_policy": choices.BAD_FRAME_POLICIES,
     "identity_rule": choices.IDENTITY_RULES,
+    "sampler": choices.SAMPLERS,
 }
 
 # A null default says nothing about the type, so these give the shape a set value must have.

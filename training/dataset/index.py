@@ -1,39 +1,34 @@
 """Dataset JSON → `VideoRecord` index: DeepfakeBench nesting, label mapping, path normalisation, identities.
 
-Frame-path rule (`normalize_frame_path`): JSON files written on other machines hold paths relative
-to `rgb_dir`, cwd-relative (`./datasets/rgb/...`), absolute, or Windows-style
-(`UADFV\\real\\frames\\0000\\000.png`, or drive-letter absolute paths). Every path is turned into a POSIX
-path relative to `rgb_dir` by the first rule that applies:
-
-1. backslashes become `/`; empty and `.` segments are dropped;
-2. a leading `rgb_dir` (the resolved absolute path, or the configured string) is stripped;
-3. else everything up to and including the first segment equal to the rgb folder name (`rgb`, or
-   `rgb_dir`'s own last component) is stripped;
-4. else everything before the first segment equal to the dataset's folder name (the dataset name;
-   `FaceForensics++` for the FF++ family) is stripped — this covers DeepfakeBench's `./datasets\\X\\...`;
-5. else a relative path is kept as is, and an absolute one stays absolute (read verbatim by
-   `FileReader`; it cannot be an LMDB key).
+Frame paths are normalised by the rules of `training.dataset.frame_paths`.
 """
 
 from __future__ import annotations
 
-import json
+import difflib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fbi_common.datasets import dataset_folder
+from fbi_common.dataset_json import dataset_node, label_splits, read_json, split_videos
+from fbi_common.datasets import SPLITS, dataset_folder
+from fbi_common.errors import DataError
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 from training.config.choices import IDENTITY_RULES
+from training.dataset.frame_paths import derive_sibling, frame_sort_key, normalize_frame_path
+
+__all__ = [
+    "VideoRecord",
+    "build_index",
+    "derive_sibling",
+    "frame_sort_key",
+    "identity_of",
+    "normalize_frame_path",
+]
 
 log = get_logger("dataset.index")
-
-SPLITS = ("train", "val", "test")
-_DRIVE = re.compile(r"^[A-Za-z]:/")
-_DIGITS = re.compile(r"(\d+)(?!.*\d)")
 
 
 @dataclass
@@ -52,116 +47,80 @@ class VideoRecord:
     landmarks: list[str] | None = None
 
 
-def _parts(path: str | Path) -> list[str]:
-    return [s for s in str(path).replace("\\", "/").split("/") if s not in ("", ".")]
+class DatasetNotFound(DataError, FileNotFoundError):
+    """A dataset name with no `<dataset_json_folder>/<Name>.json`; the message lists the ones there are."""
 
 
-@lru_cache(maxsize=16)
-def _rgb_prefixes(rgb_dir: str | None) -> tuple[list[list[str]], frozenset[str]]:
-    """Segment lists that mean "this is rgb_dir" (as configured, and resolved), and rgb folder names."""
-    if rgb_dir is None:
-        return [], frozenset({"rgb"})
-    configured = _parts(Path(rgb_dir).expanduser())
-    markers = {"rgb", configured[-1]} if configured else {"rgb"}
-    return [configured, _parts(resolve_path(rgb_dir))], frozenset(markers)
+def available_datasets(json_folder: str | Path) -> list[str]:
+    """Dataset names (JSON file stems) in a dataset_json folder, sorted."""
+    folder = resolve_path(json_folder)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
 
-def normalize_frame_path(raw: str, rgb_dir: str | Path | None = None, anchors: tuple[str, ...] = ()) -> str:
-    """Turn any JSON frame path into a POSIX path relative to `rgb_dir` (rules in the module docstring)."""
-    posix = raw.replace("\\", "/")
-    parts = _parts(posix)
-    prefixes, markers = _rgb_prefixes(None if rgb_dir is None else str(rgb_dir))
-    for prefix in prefixes:
-        if prefix and parts[: len(prefix)] == prefix and len(parts) > len(prefix):
-            return "/".join(parts[len(prefix) :])
-    for i, seg in enumerate(parts[:-1]):
-        if seg in markers:
-            return "/".join(parts[i + 1 :])
-    for i, seg in enumerate(parts[:-1]):
-        if seg in anchors:
-            return "/".join(parts[i:])
-    if posix.startswith("/"):
-        return "/" + "/".join(parts)
-    return "/".join(parts)
-
-
-def frame_sort_key(path: str) -> tuple[float, str]:
-    """Numeric frame index from the file stem (`000.png` → 0, `frame_12.png` → 12), name as tie-break."""
-    name = path.rsplit("/", 1)[-1]
-    stem = name.rsplit(".", 1)[0]
-    m = _DIGITS.search(stem)
-    return (int(m.group(1)) if m else float("inf"), name)
-
-
-def derive_sibling(frame: str, folder: str, ext: str | None = None) -> str:
-    """`.../frames/<video>/<idx>.png` → `.../<folder>/<video>/<idx><ext>` (last `frames` segment only)."""
-    parts = frame.split("/")
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "frames":
-            parts[i] = folder
-            break
-    else:
-        raise ValueError(f"cannot derive the {folder} path of frame '{frame}': it has no 'frames' folder")
-    if ext is not None:
-        parts[-1] = parts[-1].rsplit(".", 1)[0] + ext
-    return "/".join(parts)
+def _suggest(name: str, have: list[str]) -> list[str]:
+    """Case-insensitive exact matches first, then close spellings (`celeb-df-v2` → `Celeb-DF-v2`)."""
+    lower = {h.lower(): h for h in have}
+    base = name[:-4] if name.lower().endswith("_c40") else name
+    exact = [lower[n.lower()] for n in (name, base) if n.lower() in lower]
+    close = difflib.get_close_matches(base.lower(), list(lower), n=3, cutoff=0.6)
+    return list(dict.fromkeys(exact + [lower[c] for c in close]))
 
 
 def resolve_json(name: str, json_folder: str | Path) -> tuple[str, Path, str | None]:
-    """Dataset name → (JSON dataset name, JSON path, forced compression). `X_c40` reads `X.json` at c40."""
+    """Dataset name → (JSON dataset name, JSON path, forced compression). `X_c40` reads `X.json` at c40.
+
+    Names match file names exactly (also on case-insensitive file systems, so a run means the same
+    everywhere); a miss answers with "did you mean" and the list of available JSONs.
+    """
     folder = resolve_path(json_folder)
-    path = folder / f"{name}.json"
-    if path.is_file():
-        return name, path, None
-    if name.endswith("_c40") and (folder / f"{name[:-4]}.json").is_file():
+    if not folder.is_dir():
+        raise DatasetNotFound(
+            f"dataset_json_folder {folder} does not exist (looking for {name}.json); set dataset_json_folder "
+            "to the folder rearrange.py wrote, or create the JSONs with preprocessing/rearrange.py"
+        )
+    have = available_datasets(folder)
+    if name in have:
+        return name, folder / f"{name}.json", None
+    if name.endswith("_c40") and name[:-4] in have:
         return name[:-4], folder / f"{name[:-4]}.json", "c40"
-    have = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
-    raise FileNotFoundError(
-        f"dataset JSON not found: {path}. Create it with preprocessing/rearrange.py, or fix "
-        f"dataset_json_folder / the dataset name; JSONs in {folder}: {have}"
+    guess = _suggest(name, have)
+    hint = f" Did you mean {' or '.join(repr(g) for g in guess)}?" if guess else ""
+    raise DatasetNotFound(
+        f"unknown dataset '{name}': there is no {folder / (name + '.json')}.{hint} Available in "
+        f"dataset_json_folder: {have or 'none'}. Fix the dataset name, or create its JSON with "
+        "preprocessing/rearrange.py"
     )
-
-
-def _is_video_level(node: Any) -> bool:
-    return (
-        isinstance(node, dict)
-        and bool(node)
-        and all(isinstance(v, dict) and "frames" in v for v in node.values())
-    )
-
-
-def _videos_of(split_node: dict, where: str, compression: str) -> tuple[dict, str | None]:
-    """Return the {video: info} dict of one label/split and its compression (None if not nested)."""
-    if not split_node or _is_video_level(split_node):
-        return split_node, None
-    if all(_is_video_level(v) or v == {} for v in split_node.values()):
-        if compression not in split_node:
-            raise KeyError(
-                f"{where}: compression '{compression}' not found; the JSON has {sorted(split_node)}. "
-                "Set `compression` (or use the Name_c40 dataset name)"
-            )
-        return split_node[compression], compression
-    raise ValueError(f"{where}: cannot read the split: expected {{video: {{'label','frames'}}}}")
 
 
 def _make_record(
-    ds: str, video: str, info: dict, split: str, comp: str | None, cfg: dict, where: str
-) -> VideoRecord | None:
-    label_name = info.get("label")
+    ds: str, video: str, info: dict, split: str, comp: str | None, cfg: dict, where: str, level_label: str
+) -> VideoRecord | str:
+    """The record of one JSON video, or (bad_frame_policy: drop) the key of the dropped video.
+
+    The label is the video's own `label` field (what DeepfakeBench reads), else the label level it
+    sits under.
+    """
+    label_name = info.get("label", level_label)
     label_dict = cfg["label_dict"]
     if label_name not in label_dict:
-        raise KeyError(
-            f"{where}: video '{video}' has label '{label_name}', which is not in label_dict; "
-            f"add it to label_dict (0 = real, 1 = fake). Known: {sorted(label_dict)}"
+        lower = {k.lower(): k for k in label_dict}
+        guess = [
+            lower[g]
+            for g in difflib.get_close_matches(str(label_name).lower(), list(lower), n=1, cutoff=0.85)
+        ]
+        raise DataError(
+            f"{where}: video '{video}' has label '{label_name}', which is not in label_dict"
+            f"{f' (did you mean {guess[0]!r}?)' if guess else ''}; add it with --opts "
+            f"label_dict.{label_name}=0 (real) or =1 (fake). Known: {sorted(label_dict)}"
         )
-    frames_raw = info.get("frames") or []
+    frames_raw = info["frames"]
     key = "/".join([ds, label_name, *([comp] if comp else []), video])
     if not frames_raw:
         msg = f"{where}: video '{video}' has an empty frame list"
         if cfg.get("bad_frame_policy", "error") == "drop":
             log.warning("%s; dropping video %s", msg, key)
-            return None
-        raise ValueError(f"{msg}; re-run preprocessing for it or set bad_frame_policy: drop")
+            return key
+        raise DataError(f"{msg}; re-run preprocessing for it or set bad_frame_policy: drop")
     anchors = tuple({ds, dataset_folder(ds)})
     norm = [normalize_frame_path(f, cfg.get("rgb_dir"), anchors) for f in frames_raw]
     frames = sorted(norm, key=frame_sort_key)
@@ -169,8 +128,13 @@ def _make_record(
         frame_sort_key(m)[0]: m
         for m in (normalize_frame_path(x, cfg.get("rgb_dir"), anchors) for x in info.get("masks") or [])
     }
-    masks = [given.get(frame_sort_key(f)[0]) or derive_sibling(f, "masks") for f in frames]
-    landmarks = [derive_sibling(f, "landmarks", ".npy") for f in frames]
+    try:
+        masks = [given.get(frame_sort_key(f)[0]) or derive_sibling(f, "masks") for f in frames]
+        landmarks = [derive_sibling(f, "landmarks", ".npy") for f in frames]
+    except ValueError as e:
+        raise DataError(
+            f"{where}: video '{video}': {e} (docs/DESIGN.md §2 layout: .../frames/<video>/<idx>.png)"
+        ) from None
     return VideoRecord(
         dataset=ds,
         label_name=label_name,
@@ -190,8 +154,8 @@ def _with_json_labels(cfg: dict, extra: Any, path: Path) -> dict:
     `_label_dict`; they fill in label_dict, and the config's own entries win on a conflict."""
     if extra is None:
         return cfg
-    if not isinstance(extra, dict) or any(v not in (0, 1) for v in extra.values()):
-        raise ValueError(f"{path}: '_label_dict' must map label names to 0 (real) or 1 (fake); got {extra!r}")
+    if not isinstance(extra, dict) or any(v not in (0, 1) or isinstance(v, bool) for v in extra.values()):
+        raise DataError(f"{path}: '_label_dict' must map label names to 0 (real) or 1 (fake); got {extra!r}")
     for k, v in extra.items():
         if k in cfg["label_dict"] and cfg["label_dict"][k] != v:
             log.warning(
@@ -204,53 +168,118 @@ def _with_json_labels(cfg: dict, extra: Any, path: Path) -> dict:
     return {**cfg, "label_dict": {**extra, **cfg["label_dict"]}}
 
 
-def index_one(name: str, split: str, cfg: dict) -> list[VideoRecord]:
+class VideoIndex(list):
+    """The records of a split (a plain list) plus `dropped`: keys of videos left out at index time
+    (an empty frame list under bad_frame_policy: drop), so what was lost can be reported."""
+
+    def __init__(self, records: list[VideoRecord] = (), dropped: list[str] = ()) -> None:
+        super().__init__(records)
+        self.dropped: list[str] = list(dropped)
+
+
+def load_dataset(name: str, cfg: dict) -> tuple[str, Path, str | None, dict, dict]:
+    """Read and check a dataset's JSON: (dataset, path, forced compression, {label: {split: ...}}, cfg
+    with the JSON's `_label_dict` merged in). Every problem is a `DataError` naming the file."""
+    ds, path, forced_comp = resolve_json(name, cfg["dataset_json_folder"])
+    top, meta = dataset_node(read_json(path), ds, path)
+    cfg = _with_json_labels(cfg, meta.get("_label_dict"), path)
+    return ds, path, forced_comp, top, cfg
+
+
+def index_one(name: str, split: str, cfg: dict) -> VideoIndex:
     """Records of one dataset name (`FaceForensics++`, `FF-DF_c40`, `Celeb-DF-v2`, ...) for one split."""
     if split not in SPLITS:
         raise ValueError(f"unknown split '{split}'; use one of {SPLITS}")
-    ds, path, forced_comp = resolve_json(name, cfg["dataset_json_folder"])
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    cfg = _with_json_labels(cfg, data.pop("_label_dict", None), path)
-    if ds in data:
-        top = data[ds]
-    elif len(data) == 1:
-        top = next(iter(data.values()))
-    else:
-        raise KeyError(f"{path}: no top-level key '{ds}'; found {sorted(data)}")
+    ds, path, forced_comp, top, cfg = load_dataset(name, cfg)
     compression = forced_comp or cfg.get("compression", "c23")
-    records: list[VideoRecord] = []
-    for level_label, by_split in top.items():
+    records = VideoIndex()
+    for level_label, by_split in label_splits(top, path):
         if split not in by_split:
-            raise KeyError(
+            raise DataError(
                 f"{path}: label '{level_label}' has no '{split}' split (it has {sorted(by_split)}); "
                 "pick another dataset for this split (e.g. val_dataset) or regenerate the JSON"
             )
         where = f"{path} [{level_label}/{split}]"
-        videos, comp = _videos_of(by_split[split], where, compression)
-        if forced_comp and comp is None and videos:
-            raise ValueError(f"{name} asks for compression c40 but {path} has no compression level")
+        by_comp = split_videos(by_split[split], where)
+        if None in by_comp:
+            if forced_comp and by_comp[None]:
+                raise DataError(
+                    f"{name} asks for compression c40 but {path} has no compression level; use the name {ds}"
+                )
+            videos, comp = by_comp[None], None
+        elif by_comp:
+            if compression not in by_comp:
+                raise DataError(
+                    f"{where}: compression '{compression}' not found; the JSON has {sorted(by_comp)}. "
+                    "Set `compression` (or use the Name_c40 dataset name)"
+                )
+            videos, comp = by_comp[compression], compression
+        else:
+            videos, comp = {}, None
         for video, info in videos.items():
-            rec = _make_record(ds, video, info, split, comp, cfg, where)
-            if rec is not None:
+            rec = _make_record(ds, video, info, split, comp, cfg, where, level_label)
+            if isinstance(rec, str):
+                records.dropped.append(rec)
+            else:
                 records.append(rec)
     keys = [r.key for r in records]
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
-        raise ValueError(f"{path}: duplicate video keys in split '{split}': {dup}; fix the JSON")
+        raise DataError(f"{path}: duplicate video keys in split '{split}': {dup}; fix the JSON")
+    shared = _shared_frames(records)
+    if shared:
+        frame, a, b = shared
+        raise DataError(
+            f"{path}: frame {frame} is listed by two videos of split '{split}' ({a} and {b}); a frame belongs "
+            "to one video (and one label) — fix the JSON"
+        )
     return records
 
 
-def build_index(names: str | list[str], split: str, cfg: dict) -> list[VideoRecord]:
+def _shared_frames(records: list[VideoRecord]) -> tuple[str, str, str] | None:
+    """The first frame path that two different videos list, with both video keys."""
+    owner: dict[str, str] = {}
+    for r in records:
+        for f in r.frames:
+            other = owner.setdefault(f, r.key)
+            if other != r.key:
+                return f, other, r.key
+    return None
+
+
+def build_index(names: str | list[str], split: str, cfg: dict) -> VideoIndex:
     """Concatenate the records of every dataset name for one split; an empty result is an error."""
     names = [names] if isinstance(names, str) else list(names)
-    records: list[VideoRecord] = []
+    records = VideoIndex()
     for name in names:
         recs = index_one(name, split, cfg)
         log.info("%s [%s]: %d videos, %d frames", name, split, len(recs), sum(len(r.frames) for r in recs))
+        if recs.dropped:
+            log.warning(
+                "%s [%s]: %d video(s) dropped at index time (empty frame list, bad_frame_policy: drop): %s",
+                name,
+                split,
+                len(recs.dropped),
+                recs.dropped[:10],
+            )
+        elif not recs:
+            log.warning("%s [%s]: the split has no videos", name, split)
         records.extend(recs)
+        records.dropped.extend(recs.dropped)
+    shared = _shared_frames(records) if len(names) > 1 else None
+    if shared:
+        log.warning(
+            "split '%s': frame %s belongs to %s and to %s (datasets %s overlap); such videos count twice",
+            split,
+            *shared,
+            names,
+        )
     if not records:
-        raise ValueError(f"no videos found for split '{split}' in datasets {names}")
+        raise DataError(
+            f"no videos found for split '{split}' in datasets {names}"
+            + (f" ({len(records.dropped)} dropped for empty frame lists)" if records.dropped else "")
+            + f"; check the '{split}' entries of their JSONs, or choose other datasets for this split"
+        )
     return records
 
 

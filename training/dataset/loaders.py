@@ -10,6 +10,8 @@ from fbi_common.logging import get_logger
 from training.dataset.dataset import DeepfakeDataset, collate_drop_none
 from training.dataset.index import SPLITS, build_index
 from training.dataset.readers import FileReader, LmdbReader
+from training.dataset.samplers import build_train_sampler
+from training.dataset.sbi import SelfBlend
 from training.dataset.transforms import FrameTransform
 from training.utils.seed import seed_worker
 
@@ -61,6 +63,15 @@ def build_dataset(
     """
     names = dataset_names(cfg, split) if names is None else names
     records = build_index(names, split, cfg)
+    sbi = _self_blend(cfg, split)
+    if sbi is not None and sbi.cfg["real_only"]:
+        n_fake = sum(r.label == 1 for r in records)
+        records = [r for r in records if r.label == 0]
+        log.info(
+            "data_aug.sbi.real_only: training on %d real videos, %d fake videos left out",
+            len(records),
+            n_fake,
+        )
     reader = LmdbReader(cfg["lmdb_dir"]) if cfg.get("lmdb") else FileReader(cfg["rgb_dir"])
     if identity_map is None and split != "train":
         identity_map = {}
@@ -72,13 +83,22 @@ def build_dataset(
         build_transform(cfg, split, input_spec),
         identity_map=identity_map,
         with_mask=bool(cfg.get("with_mask", False)),
-        with_landmark=bool(cfg.get("with_landmark", False)),
+        with_landmark=bool(cfg.get("with_landmark", False)) or sbi is not None,
         bad_frame_policy=cfg.get("bad_frame_policy", "error"),
         seed=int(cfg.get("manualSeed", 0)),
         identity_rule=cfg.get("identity_rule", "target"),
+        sbi=sbi,
     )
     log.info("%s", ds)
     return ds
+
+
+def _self_blend(cfg: dict, split: str) -> SelfBlend | None:
+    """The SBI generator for the training split when `data_aug.sbi.enabled` (and augmentation is on)."""
+    sbi_cfg = (cfg.get("data_aug") or {}).get("sbi") or {}
+    if split != "train" or not cfg.get("use_data_augmentation", False) or not sbi_cfg.get("enabled"):
+        return None
+    return SelfBlend(sbi_cfg)
 
 
 def init_worker(worker_id: int) -> None:
@@ -89,7 +109,8 @@ def init_worker(worker_id: int) -> None:
 def build_loader(dataset: DeepfakeDataset, cfg: dict, train: bool, distributed: bool) -> DataLoader:
     """Train: shuffled, drop_last; eval: in order, nothing dropped (DDP padding is removed by `index`).
 
-    Under DDP the trainer must call `loader.sampler.set_epoch(epoch)` every epoch.
+    `sampler: balanced | paired` (training/dataset/samplers.py) replaces the shuffle for training.
+    The trainer calls `loader.sampler.set_epoch(epoch)` every epoch when the sampler has it.
     """
     seed = int(cfg.get("manualSeed", 0))
     batch_size = int(cfg["train_batchSize"] if train else cfg["test_batchSize"])
@@ -99,9 +120,9 @@ def build_loader(dataset: DeepfakeDataset, cfg: dict, train: bool, distributed: 
         # core-sized OpenCV pool oversubscribe the CPU, and changing the pool inside a forked child
         # (whose pool threads did not survive the fork) deadlocks.
         cv2.setNumThreads(1)
-    sampler = None
-    rank = 0
-    if distributed:
+    sampler = build_train_sampler(dataset, cfg, distributed) if train else None
+    rank = getattr(sampler, "rank", 0)
+    if distributed and sampler is None:
         sampler = DistributedSampler(dataset, shuffle=train, seed=seed, drop_last=False)
         rank = sampler.rank
     per_replica = len(sampler) if sampler is not None else len(dataset)

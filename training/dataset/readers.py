@@ -15,7 +15,7 @@ import lmdb
 import numpy as np
 
 from fbi_common.datasets import dataset_folder
-from fbi_common.errors import FBIError
+from fbi_common.errors import DataError, FBIError
 from fbi_common.paths import resolve_path
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -35,15 +35,27 @@ class FrameNotFound(FrameError):
     """The file or LMDB key does not exist (as opposed to existing but being corrupt)."""
 
 
+class LmdbMissing(DataError, FileNotFoundError):
+    """A whole LMDB environment (or the whole rgb_dir) is missing: never a droppable bad frame, always a stop."""
+
+
 def _frame_error(path: str, reason: str, missing: bool = False) -> FrameError:
     return (FrameNotFound if missing else FrameError)(f"{path}: {reason}")
+
+
+def _why(buf: bytes) -> str:
+    if not buf:
+        return " (the file is empty: an interrupted write?)"
+    if buf[:8] == b"\x89PNG\r\n\x1a\n" or buf[:3] == b"\xff\xd8\xff":
+        return " (truncated or corrupt image data)"
+    return " (not a PNG/JPEG image)"
 
 
 def decode_image(buf: bytes, path: str) -> np.ndarray:
     """Encoded PNG/JPEG bytes → (H, W, 3) uint8 RGB."""
     img = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_COLOR) if buf else None
     if img is None:
-        raise _frame_error(path, f"cv2 could not decode {len(buf)}-byte file")
+        raise _frame_error(path, f"cv2 could not decode {len(buf)}-byte file{_why(buf)}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -51,7 +63,7 @@ def decode_mask(buf: bytes, path: str) -> np.ndarray:
     """Encoded mask bytes → (H, W) uint8 (colour masks are converted to grey)."""
     mask = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_GRAYSCALE) if buf else None
     if mask is None:
-        raise _frame_error(path, f"cv2 could not decode {len(buf)}-byte mask file")
+        raise _frame_error(path, f"cv2 could not decode {len(buf)}-byte mask file{_why(buf)}")
     return mask
 
 
@@ -66,11 +78,16 @@ def decode_landmark(buf: bytes, path: str) -> np.ndarray:
             arr = np.frombuffer(buf, dtype=np.int32)
         else:
             raise ValueError(f"{len(buf)} bytes is neither .npy nor a raw int32 (K, 2) buffer")
+        shape = arr.shape
+        if buf[:6] == _NPY_MAGIC and not (arr.ndim == 2 and shape[1] == 2):
+            raise ValueError(f"array of shape {shape}, expected (K, 2) x/y points")
         arr = np.asarray(arr, dtype=np.float32).reshape(-1, 2)
-    except ValueError as e:
+    except (ValueError, TypeError, EOFError, OSError) as e:
         raise _frame_error(path, f"cannot read landmarks ({e})") from None
     if arr.shape[0] == 0:
         raise _frame_error(path, "landmark array is empty")
+    if not np.isfinite(arr).all():
+        raise _frame_error(path, "landmarks contain NaN or infinite values")
     return arr
 
 
@@ -89,6 +106,11 @@ class FileReader:
         try:
             return path.read_bytes()
         except FileNotFoundError:
+            if not Path(rel).is_absolute() and not self.rgb_dir.is_dir():
+                raise LmdbMissing(
+                    f"rgb_dir {self.rgb_dir} does not exist (reading {rel}); set rgb_dir to the folder "
+                    "preprocess.py wrote (or lmdb: true with lmdb_dir)"
+                ) from None
             raise _frame_error(str(path), "file not found", missing=True) from None
         except OSError as e:
             raise _frame_error(str(path), f"cannot read file ({e.strerror or e})") from None
@@ -156,11 +178,18 @@ class LmdbReader:
     def _env(self, rel: str) -> tuple[lmdb.Environment, Path]:
         path = self.env_path(rel)
         if str(path) not in _ENVS and not path.exists():
-            raise FileNotFoundError(
+            raise LmdbMissing(
                 f"LMDB environment not found: {path} (needed for '{rel}'). Build it with "
-                "preprocessing/dataset2lmdb.py, fix lmdb_dir, or set lmdb: false"
+                f"`python preprocessing/dataset2lmdb.py --dataset {rel.split('/', 1)[0]}`, fix lmdb_dir, "
+                "or set lmdb: false"
             )
-        return _shared_env(path), path
+        try:
+            return _shared_env(path), path
+        except lmdb.Error as e:
+            raise DataError(
+                f"cannot open the LMDB environment {path}: {e}. Rebuild it with preprocessing/dataset2lmdb.py "
+                "or set lmdb: false"
+            ) from None
 
     @staticmethod
     def candidate_keys(rel: str) -> list[str]:

@@ -3,6 +3,7 @@
 from training.metrics.core import VIDEO_AGGS, aggregate_videos, calibrate_threshold, compute_metrics
 from training.metrics.io import (
     PREDICTION_COLUMNS,
+    format_metric,
     format_metrics_table,
     format_summary_table,
     read_predictions_csv,
@@ -16,6 +17,7 @@ __all__ = [
     "aggregate_videos",
     "calibrate_threshold",
     "compute_metrics",
+    "format_metric",
     "format_metrics_table",
     "format_summary_table",
     "read_predictions_csv",

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from fbi_common.cli import run_cli
+from fbi_common.errors import DataError
 from fbi_common.logging import setup_logging
 from fbi_common.paths import resolve_path
 from training.metrics.core import VIDEO_AGGS, calibrate_threshold, compute_metrics
@@ -44,26 +45,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def recompute(args: argparse.Namespace) -> dict:
+    """Every metric of `args.predictions`; a problem in a file is a DataError that names it."""
+    threshold = args.threshold
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise DataError(f"--threshold {threshold} is not a probability; give a value in [0, 1]")
+    if args.threshold_from is not None:
+        val = read_predictions_csv(args.threshold_from)
+        try:
+            threshold = calibrate_threshold(val["label"], val["prob"])
+        except DataError as e:
+            raise DataError(f"--threshold-from {args.threshold_from}: {e}") from None
+    pred = read_predictions_csv(args.predictions)
+    try:
+        return compute_metrics(
+            pred["label"],
+            pred["prob"],
+            pred["video_key"],
+            pred["label_name"],
+            video_agg=args.video_agg,
+            threshold=threshold,
+        )
+    except DataError as e:
+        raise DataError(f"{args.predictions}: {e}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(None)
-    threshold = args.threshold
-    if args.threshold_from is not None:
-        val = read_predictions_csv(args.threshold_from)
-        threshold = calibrate_threshold(val["label"], val["prob"])
-    pred = read_predictions_csv(args.predictions)
-    metrics = compute_metrics(
-        pred["label"],
-        pred["prob"],
-        pred["video_key"],
-        pred["label_name"],
-        video_agg=args.video_agg,
-        threshold=threshold,
-    )
-    print(f"{args.predictions}\n")
+    metrics = recompute(args)
+    print(f"{args.predictions.resolve()}\n")
     print(format_metrics_table(metrics))
     if args.json is not None:
-        print(f"\nwrote {write_metrics_json(args.json, metrics).resolve()}")
+        out = args.json if args.json.is_absolute() else Path.cwd() / args.json
+        print(f"\nwrote {write_metrics_json(out, metrics).resolve()}")
     return 0
 
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from fbi_common.errors import DataError
 from fbi_common.logging import get_logger
 from training.config.choices import VIDEO_AGGS
 
@@ -36,19 +37,19 @@ def _validate(labels: Sequence | np.ndarray, probs: Sequence | np.ndarray) -> tu
     y = np.asarray(labels)
     p = np.asarray(probs, dtype=np.float64)
     if y.ndim != 1 or p.ndim != 1:
-        raise ValueError(f"labels and probs must be 1-D; got shapes {y.shape} and {p.shape}")
+        raise DataError(f"labels and probs must be 1-D; got shapes {y.shape} and {p.shape}")
     if len(y) != len(p):
-        raise ValueError(f"labels ({len(y)}) and probs ({len(p)}) have different lengths")
+        raise DataError(f"labels ({len(y)}) and probs ({len(p)}) have different lengths")
     if len(y) == 0:
-        raise ValueError("no samples to evaluate: labels and probs are empty (is the test set empty?)")
+        raise DataError("no samples to evaluate: labels and probs are empty (is the test set empty?)")
     bad = ~np.isin(y, (0, 1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"labels must be 0 (real) or 1 (fake); labels[{i}] = {y[i]!r}")
+        raise DataError(f"labels must be 0 (real) or 1 (fake); labels[{i}] = {y[i]!r}")
     bad = ~np.isfinite(p) | (p < 0) | (p > 1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
+        raise DataError(
             f"probs must be finite probabilities in [0, 1] (P(fake)); probs[{i}] = {p[i]!r}. "
             "Pass softmax/sigmoid outputs, not logits."
         )
@@ -59,10 +60,10 @@ def _as_keys(keys: Sequence[str], n: int, what: str) -> np.ndarray:
     """Validate a list of non-empty strings of length n (video keys / label names)."""
     keys = list(keys)
     if len(keys) != n:
-        raise ValueError(f"{what} has {len(keys)} entries but there are {n} labels/probs")
+        raise DataError(f"{what} has {len(keys)} entries but there are {n} labels/probs")
     for i, k in enumerate(keys):
         if not isinstance(k, str) or not k:
-            raise ValueError(f"{what}[{i}] = {k!r}: every entry must be a non-empty string")
+            raise DataError(f"{what}[{i}] = {k!r}: every entry must be a non-empty string")
     return np.asarray(keys, dtype=str)
 
 
@@ -79,7 +80,7 @@ def _per_group_constant(values: np.ndarray, uniq: np.ndarray, first: np.ndarray,
     if mismatch.any():
         g = int(inv[np.flatnonzero(mismatch)[0]])
         seen = sorted({str(v) for v in values[inv == g]})
-        raise ValueError(
+        raise DataError(
             f"video '{uniq[g]}' mixes {what} values {seen}; a video's {what} must be constant. "
             "Check that video keys are full paths (dataset/label/compression/video), not folder names."
         )
@@ -91,7 +92,7 @@ def aggregate_videos(
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Pool frame probabilities per full video key (mean / max / median); videos come back sorted by key."""
     if how not in VIDEO_AGGS:
-        raise ValueError(f"unknown video aggregation '{how}'; choose one of {list(VIDEO_AGGS)}")
+        raise DataError(f"unknown video aggregation '{how}'; choose one of {list(VIDEO_AGGS)}")
     y, p = _validate(labels, probs)
     keys = _as_keys(video_keys, len(y), "video_keys")
     uniq, first, inv = _group(keys)
@@ -141,7 +142,7 @@ def _one_class_note(y: np.ndarray, what: str) -> str | None:
         return None
     return (
         f"{what}: only one class present ({n_real} real, {n_fake} fake); AUC/EER/AP/TNR@TPR95 are "
-        "undefined and reported as NaN (null in JSON). Accuracy is still computed."
+        "undefined (n/a; null in JSON). Accuracy is still computed."
     )
 
 
@@ -174,11 +175,11 @@ def calibrate_threshold(
     interpolation, since a threshold must be one actual score).
     """
     if method not in ("youden", "eer"):
-        raise ValueError(f"unknown calibration method '{method}'; choose 'youden' or 'eer'")
+        raise DataError(f"unknown calibration method '{method}'; choose 'youden' or 'eer'")
     y, p = _validate(labels, probs)
     note = _one_class_note(y, "threshold calibration")
     if note:
-        raise ValueError(f"{note} A threshold needs both classes: calibrate on a validation set with both.")
+        raise DataError(f"{note} A threshold needs both classes: calibrate on a validation set with both.")
     fpr, tpr, thr = _full_roc(y, p)
     # Index 0 is sklearn's (0, 0) point with threshold +inf, never a usable threshold.
     crit = (tpr - fpr)[1:] if method == "youden" else -np.abs((1.0 - tpr) - fpr)[1:]
@@ -189,7 +190,7 @@ def _fake_vs_real_auc(y: np.ndarray, p: np.ndarray, mask: np.ndarray, what: str,
     """AUC of the samples in ``mask`` (one fake label) against every real sample of the set."""
     sel = mask | (y == 0)
     if not (y[sel] == 0).any():
-        msg = f"{what}: no real samples in this set to compare against; AUC is NaN"
+        msg = f"{what}: no real samples in this set to compare against; AUC is undefined (n/a)"
         logger.warning(msg)
         notes.append(msg)
         return NAN
@@ -205,7 +206,7 @@ def _per_label(frame: tuple, video: tuple, notes: list) -> dict:
         m, vm = names == name, vnames == name
         labels_here = np.unique(y[m])
         if len(labels_here) != 1:
-            raise ValueError(
+            raise DataError(
                 f"label name '{name}' has both labels 0 and 1; fix label_dict or the predictions file"
             )
         entry = {
@@ -242,7 +243,7 @@ def compute_metrics(
     vkeys, vy, vp = aggregate_videos(video_keys, y, p, video_agg)
     if threshold is None:
         notes.append(
-            "no calibrated threshold given: frame_acc_calibrated and video_acc_calibrated are NaN "
+            "no calibrated threshold given: frame_acc_calibrated and video_acc_calibrated are undefined (n/a) "
             "(pass threshold=calibrate_threshold(val_labels, val_probs))"
         )
     else:

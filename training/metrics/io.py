@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from fbi_common.errors import DataError
 from fbi_common.io import atomic_write_text
 
 # Written in this order, extra columns (e.g. dataset) after them.
@@ -25,21 +26,21 @@ def _rows_from(rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence]) -> tu
     if isinstance(rows, Mapping):
         lengths = {k: len(v) for k, v in rows.items()}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"prediction columns have different lengths: {lengths}")
+            raise DataError(f"prediction columns have different lengths: {lengths}")
         n = next(iter(lengths.values()), 0)
         rows = [{k: rows[k][i] for k in rows} for i in range(n)]
     rows = [dict(r) for r in rows]
     keys = list(rows[0]) if rows else list(PREDICTION_COLUMNS)
     for col in PREDICTION_COLUMNS:
         if col not in keys:
-            raise ValueError(
+            raise DataError(
                 f"predictions are missing the column '{col}'; required: {list(PREDICTION_COLUMNS)}"
             )
     columns = list(PREDICTION_COLUMNS) + [k for k in keys if k not in PREDICTION_COLUMNS]
     for i, r in enumerate(rows):
         if set(r) != set(columns):
             diff = sorted(set(r) ^ set(columns))
-            raise ValueError(f"prediction row {i} has different columns from row 0 (differs in {diff})")
+            raise DataError(f"prediction row {i} has different columns from row 0 (differs in {diff})")
     return columns, rows
 
 
@@ -50,7 +51,7 @@ def _cell(col: str, value: Any, i: int) -> str:
         if col == "prob":
             return repr(float(value))  # shortest exact repr: the file round-trips bit for bit
     except (TypeError, ValueError) as e:
-        raise ValueError(f"prediction row {i}: column '{col}' = {value!r} is not a number") from e
+        raise DataError(f"prediction row {i}: column '{col}' = {value!r} is not a number") from e
     return str(value)
 
 
@@ -80,7 +81,7 @@ def _parse(path: Path, line: int, col: str, text: str) -> float | int:
     except ValueError:
         pass
     want = "0 (real) or 1 (fake)" if col == "label" else "a probability in [0, 1]"
-    raise ValueError(f"{path}, line {line}: column '{col}' must be {want}; got {text!r}")
+    raise DataError(f"{path}, line {line}: column '{col}' must be {want}; got {text!r}")
 
 
 def read_predictions_csv(path: str | Path) -> dict[str, Any]:
@@ -90,23 +91,37 @@ def read_predictions_csv(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"predictions file not found: {path}")
+        raise PredictionsNotFound(f"predictions file not found: {path}")
+    try:
+        return _read_predictions(path)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); is it a predictions.csv?") from None
+    except csv.Error as e:
+        raise DataError(f"{path}: not a readable CSV ({e})") from None
+
+
+class PredictionsNotFound(DataError, FileNotFoundError):
+    """The predictions.csv given does not exist."""
+
+
+def _read_predictions(path: Path) -> dict[str, Any]:
     with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: tolerate a BOM from spreadsheets
         reader = csv.DictReader(f)
-        header = reader.fieldnames
-        if not header:
-            raise ValueError(f"{path} is empty; expected a header with {list(PREDICTION_COLUMNS)}")
+        if not reader.fieldnames:
+            raise DataError(f"{path} is empty; expected a header with {list(PREDICTION_COLUMNS)}")
+        reader.fieldnames = header = [h.strip() for h in reader.fieldnames]  # "prob " from spreadsheets
         if len(set(header)) != len(header):
-            raise ValueError(f"{path}: duplicate column names in header {header}")
-        for col in REQUIRED_READ_COLUMNS:
-            if col not in header:
-                raise ValueError(
-                    f"{path}: missing column '{col}'; found {header}, need at least {list(REQUIRED_READ_COLUMNS)}"
-                )
+            raise DataError(f"{path}: duplicate column names in header {header}")
+        missing = [c for c in REQUIRED_READ_COLUMNS if c not in header]
+        if missing:
+            raise DataError(
+                f"{path}: missing column(s) {missing}; the header is {header}, a predictions file needs "
+                f"at least {list(REQUIRED_READ_COLUMNS)} (as written by train.py / test.py)"
+            )
         cols: dict[str, list] = {c: [] for c in header}
         for row in reader:
             if None in row or None in row.values():
-                raise ValueError(f"{path}, line {reader.line_num}: expected {len(header)} fields")
+                raise DataError(f"{path}, line {reader.line_num}: expected {len(header)} fields")
             for c in header:
                 v = row[c]
                 cols[c].append(_parse(path, reader.line_num, c, v) if c in ("label", "prob") else v)
@@ -136,12 +151,16 @@ def write_metrics_json(path: str | Path, metrics: Mapping[str, Any]) -> Path:
     return atomic_write_text(path, text + "\n")
 
 
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+def format_metric(v: Any, digits: int = 4) -> str:
+    """How a metric is shown to people (tables, log lines): undefined (None/NaN) is `n/a`, never 0 or nan."""
+    if v is None or (isinstance(v, float | np.floating) and not math.isfinite(float(v))):
         return "n/a"
-    if isinstance(v, float):
-        return f"{v:.4f}"
+    if isinstance(v, float | np.floating):
+        return f"{float(v):.{digits}f}"
     return str(v)
+
+
+_fmt = format_metric
 
 
 def _render(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -10,7 +10,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fbi_common.errors import DataError
 from fbi_common.logging import get_logger
+from training.dataset.dataset import DROPPED_LIST_CAP, DropLog
 from training.metrics import compute_metrics, write_metrics_json, write_predictions_csv
 from training.trainer.build import autocast, to_device
 from training.trainer.distributed import DistInfo, all_gather_objects
@@ -27,13 +29,19 @@ def predict(
     desc: str = "eval",
     keep_feat: bool = False,
 ) -> dict[str, Any] | None:
-    """Per-sample predictions of the whole dataset on rank 0 (None on other ranks), ordered by index."""
+    """Per-sample predictions of the whole dataset on rank 0 (None on other ranks), ordered by index.
+
+    Also `dropped` (frames bad_frame_policy=drop left out, as dicts, from every rank) and
+    `dropped_videos` (videos the index left out), which `score_and_write` reports.
+    """
     was_training = model.training
+    drops = DropLog()
     model.eval()
     rows: dict[str, list] = {k: [] for k in ("index", "video_key", "frame", "label", "label_name", "prob")}
     feats: list[np.ndarray] = []
     bar = tqdm(loader, desc=desc, disable=not dist_info.is_main, leave=False, dynamic_ncols=True)
     for batch in bar:
+        batch = drops.take(batch)
         if batch is None:  # every item of the batch was dropped by bad_frame_policy=drop
             continue
         batch = to_device(batch, dist_info.device)
@@ -49,10 +57,15 @@ def predict(
     model.train(was_training)
     if keep_feat:
         rows["feat"] = list(np.concatenate(feats)) if feats else []
-    gathered = all_gather_objects(rows)
+    gathered = all_gather_objects({"rows": rows, "dropped": list(drops.items.values())})
     if not dist_info.is_main:
         return None
-    return _merge(gathered)
+    merged = _merge([g["rows"] for g in gathered])
+    for g in gathered:
+        drops.add(g["dropped"])
+    merged["dropped"] = [drops.items[i] for i in sorted(drops.items)]
+    merged["dropped_videos"] = list(getattr(loader.dataset, "dropped_videos", []))
+    return merged
 
 
 def _merge(parts: list[dict[str, list]]) -> dict[str, Any]:
@@ -74,7 +87,17 @@ def score_and_write(
     threshold: float | None,
     extra: dict | None = None,
 ) -> dict[str, Any]:
-    """Metrics for one set + `predictions.csv`, `metrics.json` (and `feat.npy` when features were kept)."""
+    """Metrics for one set + `predictions.csv`, `metrics.json` (and `feat.npy` when features were kept).
+
+    What bad_frame_policy=drop left out is stamped into the metrics (`n_dropped`, `dropped_frames`,
+    `n_dropped_videos`, `dropped_videos`; lists capped, counts exact) and logged.
+    """
+    if not preds["label"] and preds.get("dropped"):
+        first = preds["dropped"][0]
+        raise DataError(
+            f"{out_dir.name}: every frame was dropped by bad_frame_policy: drop ({len(preds['dropped'])} frames, "
+            f"e.g. {first['frame']}: {first['reason']}); fix or re-create the files, or check rgb_dir / lmdb_dir"
+        )
     metrics = compute_metrics(
         np.asarray(preds["label"]),
         np.asarray(preds["prob"]),
@@ -83,6 +106,7 @@ def score_and_write(
         video_agg=video_agg,
         threshold=threshold,
     )
+    metrics.update(drop_report(preds, str(out_dir)))
     if extra:
         metrics.update(extra)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,3 +128,16 @@ def score_and_write(
     if preds.get("feat"):
         np.save(out_dir / "feat.npy", np.stack(preds["feat"]))
     return metrics
+
+
+def drop_report(preds: dict[str, Any], what: str) -> dict[str, Any]:
+    """The metrics.json entries for what was dropped from one evaluated set, logged when non-empty."""
+    drops = DropLog()
+    drops.add(preds.get("dropped") or [])
+    videos = list(preds.get("dropped_videos") or [])
+    drops.report(what)
+    if videos:
+        log.warning(
+            "%s: %d video(s) dropped at index time (empty frame list): %s", what, len(videos), videos[:5]
+        )
+    return {**drops.summary(), "n_dropped_videos": len(videos), "dropped_videos": videos[:DROPPED_LIST_CAP]}

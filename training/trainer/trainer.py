@@ -12,11 +12,13 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from fbi_common.logging import get_logger
 from training.config.choices import METRIC_SCORING
+from training.dataset.dataset import DropLog
+from training.metrics import format_metric
 from training.trainer.build import autocast, to_device
 from training.trainer.checkpoint import save_checkpoint
 from training.trainer.distributed import DistInfo, broadcast_object
@@ -74,6 +76,7 @@ class Trainer:
         self.best_epoch: int | None = None
         self.threshold: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.drops = DropLog()  # training frames dropped by bad_frame_policy=drop, reported per epoch
         self.writer = None
         if dist_info.is_main:
             from torch.utils.tensorboard import SummaryWriter
@@ -150,7 +153,7 @@ class Trainer:
 
     def _train_epoch(self) -> None:
         sampler = self.train_loader.sampler
-        if isinstance(sampler, DistributedSampler):
+        if hasattr(sampler, "set_epoch"):  # DistributedSampler, balanced/paired samplers
             sampler.set_epoch(self.epoch)
         self.step_module.train()
         loader = self.train_loader
@@ -168,6 +171,7 @@ class Trainer:
         )
         micro = self.batches_done
         for batch in bar:
+            batch = self.drops.take(batch)
             if batch is None:
                 continue
             sync = (micro + 1) % self.accum == 0
@@ -189,6 +193,8 @@ class Trainer:
             if self.global_step >= self.total_steps:
                 break
         self.batches_done = 0
+        self.drops.report(f"train epoch {self.epoch + 1}")
+        self.drops.reset()
 
     def _micro_step(self, batch: dict[str, Any], sync: bool) -> dict[str, torch.Tensor]:
         ctx = self.step_module.no_sync() if (self.dist.distributed and not sync) else contextlib.nullcontext()
@@ -243,11 +249,11 @@ class Trainer:
             )
             threshold = calibrate_threshold(preds["label"], preds["prob"]) if better else None
             log.info(
-                "val epoch %d: %s=%.4f video_auc=%.4f%s",
+                "val epoch %d: %s=%s video_auc=%s%s",
                 self.epoch,
                 key,
-                value,
-                metrics["video_auc"],
+                format_metric(value),
+                format_metric(metrics["video_auc"]),
                 " (best)" if better else "",
             )
             if self.writer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from fbi_common.datasets import C40_SUFFIX, FF_FAMILY, FF_ROOT, dataset_folder
 from fbi_common.registry import Registry
 
@@ -34,8 +36,16 @@ __all__ = ["ADAPTERS", "Adapter", "Entry", "LayoutError", "VideoJob", "get_adapt
 
 
 def get_adapter(name: str) -> Adapter:
-    """The adapter for `--dataset NAME`; an unknown name raises KeyError listing the registered ones."""
-    return ADAPTERS.get(name)
+    """The adapter for `--dataset NAME`; an unknown name is a LayoutError with "did you mean" and the list."""
+    if name in ADAPTERS:
+        return ADAPTERS.get(name)
+    known = ADAPTERS.names()
+    lower = {k.lower(): k for k in known}
+    guess = [lower[g] for g in difflib.get_close_matches(str(name).lower(), list(lower), n=1, cutoff=0.6)]
+    raise LayoutError(
+        f"unknown --dataset {name!r}{f' (did you mean {guess[0]!r}?)' if guess else ''}; known: {known} "
+        "(for your own videos: --dataset custom --root DIR with a labels.csv)"
+    )
 
 
 def family_folder(json_name: str) -> str:

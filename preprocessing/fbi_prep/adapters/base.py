@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fbi_common.errors import DataError
 from fbi_common.media import is_video
 
+# Entry.split of a video without an official split that rearrange assigns, together with the others,
+# by a seeded, identity-disjoint split stratified by class (splits.stratified_split).
+SEEDED = "seeded"
 
-class LayoutError(ValueError):
+
+class LayoutError(DataError):
     """The dataset folder does not look like the official tree (or a labels file is malformed)."""
 
 
@@ -30,7 +36,7 @@ class Entry:
 
     label: str  # label name, e.g. FF-DF
     json_names: tuple[str, ...]  # dataset JSONs it belongs to
-    split: str | None  # train / val / test; None = decided by the rearrange policy
+    split: str | None  # train / val / test; SEEDED = seeded split; None = decided by the rearrange policy
     comp: str | None = None  # FF++ family only
     key: str = ""  # video key inside the JSON (default: the folder name)
     group: str = ""  # identity / group for seeded splits (default: the key)
@@ -45,14 +51,27 @@ def out_dir_for(rel: str) -> str:
 
 
 def find_videos(folder: Path) -> list[Path]:
-    """Every video file under `folder` (recursive, sorted); frame/mask output folders are not descended."""
+    """Every video file under `folder` (recursive, sorted); frame/mask output folders are not descended.
+
+    A sub-folder that cannot be listed (permissions) is an error, not a silent gap in the dataset.
+    """
     if not folder.is_dir():
         return []
+    unreadable: list[str] = []
+
+    def note(err: OSError) -> None:
+        unreadable.append(f"{err.filename} ({err.strerror or err})")
+
     found = []
-    for p in folder.rglob("*"):
-        if is_video(p) and p.is_file() and not {"frames", "masks", "landmarks"} & set(p.parts):
-            found.append(p)
-    return sorted(found)
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=note, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("frames", "masks", "landmarks"))
+        found += [Path(dirpath) / f for f in filenames if is_video(Path(f))]
+    if unreadable:
+        raise LayoutError(
+            f"cannot list {len(unreadable)} folder(s) under {folder}: {unreadable[:5]}; fix their "
+            "permissions (videos in them would be missing from the dataset)"
+        )
+    return sorted(p for p in found if p.is_file())
 
 
 def job_for(root: Path, path: Path, mask_src: Path | None = None) -> VideoJob:
@@ -91,7 +110,8 @@ class Adapter:
         raise NotImplementedError
 
     def require_root(self, root: Path) -> None:
-        if not root.is_dir():
-            raise LayoutError(
-                f"--root {root} is not a folder; expected the {self.name} dataset. {self.layout_hint}"
-            )
+        what = "does not exist" if not root.exists() else None if root.is_dir() else "is a file, not a folder"
+        if what is None and not os.access(root, os.R_OK | os.X_OK):
+            what = "cannot be read (permission denied)"
+        if what:
+            raise LayoutError(f"--root {root} {what}; expected the {self.name} dataset. {self.layout_hint}")
