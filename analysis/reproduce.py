@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.pipeline.plan import PlanError, Run, execute, find_yaml  # noqa: E402
-from analysis.pipeline.recipes import RECIPES, Recipe  # noqa: E402
+from analysis.pipeline.recipes import RECIPES, Recipe, with_rivals  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 from fbi_common.io import atomic_write_json  # noqa: E402
 from fbi_common.logging import get_logger, setup_logging  # noqa: E402
@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--skip", nargs="*", default=[], choices=["robustness", "cost", "hooks"], help="leave steps out"
+    )
+    p.add_argument(
+        "--rivals",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add every other registered detector (caddm, effort, ...) as a row (default: on for ffpp, off for demo)",
     )
     p.add_argument(
         "--models",
@@ -90,21 +96,25 @@ def plan(recipe: Recipe, out: Path, seeds: list[int], tests: list[str], opts: li
 
 
 def dry_run(recipe: Recipe, runs: list[tuple], missing: list[str], out: Path) -> None:
-    print(
-        f"# recipe {recipe.name}: train {recipe.train} → test {[t for t in recipe.test if t not in missing]}"
-    )
+    """The plan with every test set of the protocol; the ones without a JSON here are marked."""
+    print(f"# recipe {recipe.name}: train {recipe.train} → test {recipe.test}")
     if missing:
-        print(f"# missing dataset JSONs (left out; build them with preprocessing/rearrange.py): {missing}")
-    print(f"# {len(runs)} runs into {out / 'runs'}:")
+        print(
+            f"# missing dataset JSONs here (left out of a real run; build them with preprocessing/rearrange.py): {missing}"
+        )
+    print(f"# {len(runs)} runs (models × seeds) into {out / 'runs'}:")
     for _, r in runs:
+        r = replace(r, test=list(recipe.test))
         print(shlex.join(r.command()) if r.state() != "done" else f"# done: {r.dir}")
     for key in recipe.robustness:
-        print(f"python training/robustness.py --detector_path {shlex.quote(next(m.yaml for m in recipe.models if m.key == key))} "
-              f"--weights_path {out / 'runs' / f'{key}_s{runs[0][1].seed}' / 'ckpt' / 'best.pth'} --protocol both --out {out / 'robustness' / key}")  # fmt: skip
+        yaml = next(m.yaml for m in recipe.models if m.key == key)
+        ckpt = out / "runs" / f"{key}_s{runs[0][1].seed}" / "ckpt" / "best.pth"
+        print(f"python training/robustness.py --detector_path {yaml} --weights_path {ckpt} "
+              f"--test_dataset {' '.join(recipe.robustness_sets)} --protocol both --out {out / 'robustness' / key}")  # fmt: skip
     print(
         f"python analysis/complexity.py --detector_path {' '.join(recipe.cost_yamls)} --out {out / 'tables' / 'cost'}"
     )
-    print(f"# then tables and report.md into {out}")
+    print(f"# then the identity probe, the tables and report.md into {out}")
 
 
 class Steps:
@@ -180,8 +190,11 @@ def cost(recipe: Recipe, out: Path, opts: list[str]) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     recipe = RECIPES[args.recipe]
+    if args.rivals if args.rivals is not None else recipe.name == "ffpp":
+        recipe = with_rivals(recipe)
     out = resolve_path(args.out or f"logs/reproduce/{recipe.name}")
     tests, missing = available_sets(recipe.test, args.opts)
+    missing = available_sets(recipe.train, args.opts)[1] + missing
     if args.models:
         keys = [m.key for m in recipe.models]
         bad = [k for k in args.models if k not in keys]

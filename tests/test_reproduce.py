@@ -70,7 +70,12 @@ def test_ffpp_dry_run_lists_plan_and_missing_sets(tmp_path, capsys) -> None:
     )
     assert code == 0, err
     assert "missing dataset JSONs" in out and "Celeb-DF-v2" in out and "DeepSpeak" in out
-    assert out.count("training/train.py") == 9 * 3  # 9 models x 3 seeds
+    from analysis.pipeline.recipes import FFPP, rival_models
+
+    assert (
+        out.count("training/train.py") == (len(FFPP.models) + len(rival_models())) * 3
+    )  # models (+ rivals) x 3 seeds
+    assert all(f"{m.key}_s3" in out for m in rival_models())
     assert "fbi_clip_no_freq.yaml" in out and "training/robustness.py" in out
 
 

@@ -93,4 +93,27 @@ FFPP = Recipe(
     note="FF++ c23 training, cross-dataset video AUC (docs/DESIGN.md §9); published numbers to compare with are in docs/DESIGN.md §9.",
 )
 
+KNOWN = {"fbi_clip", "clip", "xception", "efficientnetb4"}
+
+
+def rival_models(suffix: str = "") -> list[Model]:
+    """One main-table row per other registered detector that ships `<name><suffix>.yaml` (the rivals)."""
+    import training.detectors  # noqa: F401  (fills the registry)
+    from analysis.pipeline.plan import DETECTOR_DIR
+    from training.registry import DETECTORS
+
+    return [Model(n, n, f"{n}{suffix}.yaml", "main") for n in DETECTORS.names()
+            if n not in KNOWN and (DETECTOR_DIR / f"{n}{suffix}.yaml").is_file()]  # fmt: skip
+
+
+def with_rivals(recipe: Recipe) -> Recipe:
+    """The recipe plus the rival detectors (demo: their `<name>_demo.yaml`; ffpp: `<name>.yaml`)."""
+    from dataclasses import replace
+
+    extra = rival_models("_demo" if recipe.name == "demo" else "")
+    have = {m.key for m in recipe.models}
+    added = [m for m in extra if m.key not in have]
+    return replace(recipe, models=[*recipe.models, *added], cost_yamls=[*recipe.cost_yamls, *[m.yaml for m in added]])
+
+
 RECIPES = {"demo": DEMO, "ffpp": FFPP}
