@@ -158,7 +158,8 @@ def test_every_trainable_param_gets_grad(name: str, tune: str) -> None:
     assert all(torch.isfinite(v) for v in losses.values())
     weights = {k: v for k, v in det.weights.items() if v}
     ramp = {"grl_lambda"} if "identity" in weights else set()
-    assert set(losses) == {"overall", *weights, *ramp}  # every active term is logged, inactive ones absent
+    gates = {f"freq_gate_b{b}" for b in det.freq.blocks} if hasattr(det, "freq") else set()
+    assert set(losses) == {"overall", *weights, *ramp, *gates}  # active terms logged, inactive ones absent
     if ramp:
         assert losses["grl_lambda"].item() == pytest.approx(det.identity.grl.lambd)
     expected = sum(weights[k] * losses[k] for k in weights)

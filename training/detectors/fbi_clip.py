@@ -240,7 +240,19 @@ class FBIClipDetector(BaseDetector):
         out = {"overall": overall, **losses}
         if hasattr(self, "identity"):  # logged with the losses (not part of `overall`): the GRL ramp
             out["grl_lambda"] = torch.tensor(self.identity.grl.lambd, device=z.device)
+        out.update(self.gate_magnitudes())
         return out
+
+    def gate_magnitudes(self) -> dict[str, torch.Tensor]:
+        """Mean |gate| of the frequency injection after each block, `{"freq_gate_bN": scalar}` (detached).
+
+        Logged with the losses (not part of `overall`) so TensorBoard shows how much frequency signal each
+        block lets in over training; the gates start at zero (analysis/fbi_maps.py plots them).
+        """
+        if not hasattr(self, "freq"):
+            return {}
+        g = self.freq.gates.detach().abs().mean(dim=1)
+        return {f"freq_gate_b{b}": g[k] for k, b in enumerate(self.freq.blocks)}
 
     def _boundary_loss(self, batch: dict, pred: dict) -> torch.Tensor:
         if "mask" not in batch:
