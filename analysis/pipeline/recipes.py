@@ -113,7 +113,9 @@ def with_rivals(recipe: Recipe) -> Recipe:
     extra = rival_models("_demo" if recipe.name == "demo" else "")
     have = {m.key for m in recipe.models}
     added = [m for m in extra if m.key not in have]
-    return replace(recipe, models=[*recipe.models, *added], cost_yamls=[*recipe.cost_yamls, *[m.yaml for m in added]])
+    return replace(
+        recipe, models=[*recipe.models, *added], cost_yamls=[*recipe.cost_yamls, *[m.yaml for m in added]]
+    )
 
 
 RECIPES = {"demo": DEMO, "ffpp": FFPP}
