@@ -26,6 +26,7 @@ def script(module: str) -> Callable[[], None]:
 train = script("training.train")
 test = script("training.test")
 demo = script("training.demo")
+app = script("training.app")
 make_demo_data = script("training.make_demo_data")
 metrics = script("training.metrics.__main__")
 preprocess = script("preprocessing.preprocess")

@@ -67,7 +67,7 @@ def test_demo_scores_faces_and_reports_failures(tiny_ckpt, tmp_path):
     assert (
         astro["faces"] == "1"
         and 0.0 <= float(astro["fake_prob"]) <= 1.0
-        and astro["verdict"] in ("real", "FAKE")
+        and astro["verdict"] in ("real", "fake")
     )
     assert vid["kind"] == "video" and vid["frames"] == "4" and int(vid["faces"]) >= 3
     assert rows["coffee.jpg"]["verdict"] == "error" and "no face" in rows["coffee.jpg"]["note"]

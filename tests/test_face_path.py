@@ -51,8 +51,10 @@ def test_one_frame_selection_rule_for_every_caller():
 
 
 def test_demo_and_preprocess_crop_identical_pixels(tmp_path):
-    """The crops `training/demo.py` scores are the crops `preprocess.py` writes, for the same frames."""
-    from training.inference import FaceCropper, _frames
+    """The crops `training/demo.py` scores (Detector) are the crops `preprocess.py` writes, same frames."""
+    from tests.media_fixtures import StubMember
+    from training.inference import Detector
+    from training.inference.media import read_media
 
     raw = tmp_path / "raw"
     synthetic.face_video(raw / "a.mp4", n_frames=10)
@@ -61,10 +63,10 @@ def test_demo_and_preprocess_crop_identical_pixels(tmp_path):
     cfg = load_section("preprocess") | {"dataset": "custom", "root": str(raw), "out": str(tmp_path / "rgb")}
     assert run(cfg | {"workers": 1, "num_frames": 4}, engine)["counts"]["ok"] == 1
     written = sorted((tmp_path / "rgb/raw/frames/a").glob("*.png"))
-    kind, frames = _frames(raw / "a.mp4", 4)
-    assert kind == "video" and [f"{i:03d}.png" for i, _ in frames] == [p.name for p in written]
-    cropper = FaceCropper(cfg["size"], cfg["scale"], "largest")
-    for (_, frame), png in zip(frames, written, strict=True):
-        (box, rgb), *rest = cropper.crops(frame)
-        assert not rest
+    kind, frames = read_media(raw / "a.mp4", 4)
+    assert kind == "video" and [f"{i:03d}.png" for i in sorted(frames)] == [p.name for p in written]
+    member = StubMember()
+    result = Detector([member], num_frames=4).predict(raw / "a.mp4")
+    assert [len(t["frames"]) for t in result["tracks"]] == [4]  # one face, one track, every frame
+    for rgb, png in zip(member.crops, written, strict=True):
         np.testing.assert_array_equal(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), cv2.imread(str(png)))

@@ -159,6 +159,12 @@ def test_train_and_test_on_the_preprocessed_data(pipeline):
     # `--train_dataset NAME` just works: the custom label names come from the JSON's _label_dict.
     _run(["training/train.py", "--detector_path", yaml, "--train_dataset", NAME, "--test_dataset", NAME,
           "--opts", *opts], REPO)  # fmt: skip
+    # The face pipeline travels preprocess_meta.json -> dataset JSON -> checkpoint (demo.py crops with it).
+    face = json.loads((pipeline["json"] / f"{NAME}.json").read_text())["_preprocessing"]
+    assert face["size"] == 256 and face["scale"] == 1.3 and face["landmark_model"] == "dlib_68"
+    from training.trainer.checkpoint import load_checkpoint
+
+    assert load_checkpoint(run_dir / "e2e/ckpt/last.pth")["preprocessing"]["face"] == face
     metrics = json.loads((run_dir / "e2e" / "test" / NAME / "metrics.json").read_text())
     assert metrics["n_videos"] == 2 * SPLITS["test"] and metrics["n_frames"] == 2 * SPLITS["test"] * 3
     out = pipeline["tmp"] / "test_out"

@@ -22,7 +22,18 @@ from training.config import load_config  # noqa: E402
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--detector_path", required=True, help="detector YAML the weights were trained with")
-    p.add_argument("--weights_path", required=True, help="checkpoint (.pth) or plain state_dict")
+    p.add_argument(
+        "--weights_path",
+        nargs="+",
+        required=True,
+        help="checkpoint (.pth) or plain state_dict; several: an ensemble",
+    )
+    p.add_argument(
+        "--ensemble", choices=["mean", "vote"], default="mean", help="several checkpoints: soft/majority vote"
+    )
+    p.add_argument(
+        "--ensemble_weights", type=float, nargs="+", help="one weight per checkpoint (default equal)"
+    )
     p.add_argument("--test_dataset", nargs="+", help="test datasets (default: the YAML's test_dataset)")
     p.add_argument("--out", help="output folder (default: logs/test/<model>_<time>)")
     p.add_argument("--save_feat", action=argparse.BooleanOptionalAction, default=None, help="save features")
@@ -47,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     from training.trainer.distributed import cleanup
     from training.trainer.runner import run_test
 
-    results = run_test(cfg, args.weights_path, out_dir=args.out)
+    if len(args.weights_path) > 1:
+        from training.inference.ensemble_eval import run_ensemble_test
+
+        results = run_ensemble_test(cfg, args.weights_path, args.out, args.ensemble, args.ensemble_weights)
+    else:
+        results = run_test(cfg, args.weights_path[0], out_dir=args.out)
     if results is not None:
         print(format_summary_table(results))
     cleanup()

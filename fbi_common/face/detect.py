@@ -8,7 +8,7 @@ import cv2
 import dlib
 import numpy as np
 
-from fbi_common.face.models import MODEL_CNN, landmark_model_path, packaged_model
+from fbi_common.face.models import MODEL_CNN, MODEL_REID, landmark_model_path, packaged_model
 
 
 @dataclass
@@ -27,7 +27,14 @@ class Face:
 class FaceEngine:
     """Detector + landmark predictor, loaded once per process."""
 
-    def __init__(self, detector: str = "hog", landmarks: str = "auto", max_side: int = 640, upsample=(0, 1)):
+    def __init__(
+        self,
+        detector: str = "hog",
+        landmarks: str = "auto",
+        max_side: int = 640,
+        upsample=(0, 1),
+        extra_passes: tuple[tuple[int, tuple[int, ...]], ...] = (),
+    ):
         self.detector_name = detector
         if detector == "cnn":
             path = packaged_model(MODEL_CNN, "reinstall face_recognition_models or use --detector hog")
@@ -38,19 +45,32 @@ class FaceEngine:
         self._predictor = dlib.shape_predictor(str(lm_path))
         self.max_side = max_side
         self.upsample = tuple(upsample) or (0,)
+        self._reid = None  # loaded on first use
+        self.extra_passes = tuple((int(m), tuple(u)) for m, u in extra_passes)
 
     def detect(self, grey: np.ndarray, levels: tuple[int, ...] | None = None) -> list[Face]:
         """Faces in a greyscale frame; detection runs on a downscaled copy, boxes come back full-size.
 
         Upsampling levels are tried in order until one finds a face (`levels` overrides the configured ones).
+        With `extra_passes` (inference), each further (max_side, levels) pass adds the faces the earlier
+        passes missed: the first pass gives the boxes — hence the landmarks and crops — the training
+        data got, the later ones find small faces.
         """
+        faces = self._detect_pass(grey, self.max_side, self.upsample if levels is None else levels)
+        if levels is None:
+            for max_side, more in self.extra_passes:
+                new = self._detect_pass(grey, max_side, more)
+                faces += [f for f in new if not any(_same_face(f, g) for g in faces)]
+        return faces
+
+    def _detect_pass(self, grey: np.ndarray, max_side: int, levels: tuple[int, ...]) -> list[Face]:
         h, w = grey.shape[:2]
-        s = min(1.0, self.max_side / max(h, w)) if self.max_side > 0 else 1.0
+        s = min(1.0, max_side / max(h, w)) if max_side > 0 else 1.0
         small = (
             cv2.resize(grey, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else grey
         )
         rects = []
-        for up in self.upsample if levels is None else levels:
+        for up in levels:
             found = self._detector(small, int(up))
             rects = [r.rect if hasattr(r, "rect") else r for r in found]
             if rects:
@@ -66,3 +86,23 @@ class FaceEngine:
         shape = self._predictor(grey, dlib.rectangle(*face.box))
         face.landmarks = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
         return face
+
+    def descriptor(self, frame_rgb: np.ndarray, face: Face) -> np.ndarray:
+        """dlib's 128-d face descriptor (ResNet of face_recognition_models) for re-identification; same
+        person when two descriptors are closer than 0.6. Needs the face's landmarks (68 or 81 points)."""
+        if self._reid is None:
+            path = packaged_model(MODEL_REID, "reinstall face_recognition_models or turn track re-id off")
+            self._reid = dlib.face_recognition_model_v1(str(path))
+        pts = [dlib.point(int(round(x)), int(round(y))) for x, y in face.landmarks[:68]]
+        shape = dlib.full_object_detection(dlib.rectangle(*face.box), pts)
+        return np.asarray(self._reid.compute_face_descriptor(np.ascontiguousarray(frame_rgb), shape))
+
+
+def _same_face(a: Face, b: Face) -> bool:
+    """Two detections of one face: a's centre inside b's box or b's inside a's."""
+
+    def inside(p: Face, q: Face) -> bool:
+        cx, cy = (p.box[0] + p.box[2]) / 2, (p.box[1] + p.box[3]) / 2
+        return q.box[0] <= cx <= q.box[2] and q.box[1] <= cy <= q.box[3]
+
+    return inside(a, b) or inside(b, a)

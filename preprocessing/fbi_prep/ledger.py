@@ -23,10 +23,15 @@ OUTPUT_KEYS = (
 )  # fmt: skip
 
 
+# Output settings added later: hashed only when not at their default, so earlier data keeps its hash.
+LATER_OUTPUT_KEYS = {"track_min_frames": 1, "track_reid": False, "smooth_landmarks": 0}
+
+
 def settings_hash(cfg: dict[str, Any], landmark_model: str) -> str:
     """Short hash of the output-relevant settings; a changed hash means videos are redone."""
+    later = {k: cfg[k] for k, default in LATER_OUTPUT_KEYS.items() if cfg.get(k, default) != default}
     blob = json.dumps(
-        {k: cfg.get(k) for k in OUTPUT_KEYS} | {"landmark_model": landmark_model}, sort_keys=True
+        {k: cfg.get(k) for k in OUTPUT_KEYS} | {"landmark_model": landmark_model} | later, sort_keys=True
     )
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import shutil
 import time
 import traceback
@@ -13,14 +14,11 @@ import cv2
 import numpy as np
 
 from fbi_common.face import FaceEngine, FacePipeline, StageTimer, warp_image
+from fbi_common.face.video_faces import VIDEO_POLICIES, faces_of_video, find_in_frame
 from fbi_common.video import VideoError, decode_selected, open_video, read_frames, read_window
 
 from .adapters.base import VideoJob
-
-
-def face_folder(video: str, k: int) -> str:
-    """Output folder name of the k-th face (policy `all`): the first face keeps the video's name."""
-    return video if k == 0 else f"{video}_face{k}"
+from .streams import face_folder, is_stream_of
 
 
 class VideoProcessor:
@@ -70,10 +68,9 @@ class VideoProcessor:
         for kind in ("frames", "landmarks", "masks"):
             d = base / kind
             if d.is_dir():
-                for p in d.glob(f"{video}"):
-                    shutil.rmtree(p, ignore_errors=True)
-                for p in d.glob(f"{video}_face*"):
-                    shutil.rmtree(p, ignore_errors=True)
+                for p in d.glob(f"{glob.escape(video)}*"):
+                    if is_stream_of(p.name, video):
+                        shutil.rmtree(p, ignore_errors=True)
 
     def _run(self, job: VideoJob, base: Path, rec: dict, timer: StageTimer) -> None:
         cfg = self.cfg
@@ -88,27 +85,15 @@ class VideoProcessor:
             frames_decoded=len(dec.frames), masks=mask_note,
         )  # fmt: skip
         policy_used: Counter = Counter()
-        written: dict[int, int] = {}  # output index -> faces written
-        missing = []
-        for idx in wanted:
-            n = self._process_frame(dec.frames[idx], idx, masks.get(idx), base, job.video, timer, policy_used)
-            if n:
-                written[idx] = n
-            else:
-                missing.append(idx)
-        rec["frames_with_face"] = len(written)
-        replaced, dropped = self._replace_missing(
-            job, missing, set(wanted), masks, base, timer, policy_used, written
-        )
-        rec.update(
-            replaced={str(k): v for k, v in replaced.items()},
-            dropped=dropped,
-            policy_applied=dict(policy_used),
-        )
+        if cfg["face_policy"] in VIDEO_POLICIES:
+            written, n_streams = self._run_streams(job, dec.frames, masks, base, rec, timer, policy_used)
+        else:
+            written, n_streams = self._run_frames(job, dec.frames, masks, base, rec, timer, policy_used)
+        rec["policy_applied"] = dict(policy_used)
         rec["frames_written"] = len(written)
-        n_faces = max(written.values(), default=0)
         rec["outputs"] = [
-            f"{job.out_dir}/frames/{face_folder(job.video, k)}".lstrip("/") for k in range(n_faces)
+            f"{job.out_dir}/frames/{face_folder(job.video, k, cfg['face_policy'])}".lstrip("/")
+            for k in range(n_streams)
         ]
         if not written:
             rec.update(
@@ -118,6 +103,63 @@ class VideoProcessor:
             )
         else:
             rec["status"] = "ok" if len(written) >= len(wanted) else "partial"
+
+    def _run_frames(self, job, frames, masks, base, rec, timer, policy_used) -> tuple[dict[int, int], int]:
+        """Per-frame policies (mask, all): each frame chooses its own faces."""
+        written: dict[int, int] = {}  # output index -> faces written
+        missing = []
+        for idx in sorted(frames):
+            n = self._process_frame(frames[idx], idx, masks.get(idx), base, job.video, timer, policy_used)
+            if n:
+                written[idx] = n
+            else:
+                missing.append(idx)
+        rec["frames_with_face"] = len(written)
+
+        def retry(frame, j, mask):
+            return self._process_frame(frame, j, mask, base, job.video, timer, policy_used)
+
+        self._replace_missing(job, missing, set(frames), masks, timer, written, retry, rec)
+        return written, max(written.values(), default=0)
+
+    def _run_streams(self, job, frames, masks, base, rec, timer, policy_used) -> tuple[dict[int, int], int]:
+        """Video policies (track, tracks, largest): faces linked into tracks over the sampled frames first."""
+        cfg, policy = self.cfg, self.cfg["face_policy"]
+        vf = faces_of_video(self.faces, frames, timer, cfg["track_reid"], cfg["smooth_landmarks"],
+                            cfg["track_min_frames"])  # fmt: skip
+        rec.update(vf.info)
+        rec["frames_with_face"] = sum(1 for fs in vf.detections.values() if fs)
+        first: dict[int, int] = {}
+        for k, (stream, track) in enumerate(zip(vf.streams, vf.stream_tracks, strict=True)):
+            folder = face_folder(job.video, k, policy)
+            for idx, face in stream.items():
+                self._write_face(base, folder, idx, face, masks.get(idx), timer)
+            policy_used[policy] += len(stream)
+            if k == 0:
+                first = dict.fromkeys(stream, 1)
+                if policy != "tracks":  # a track's own coverage is what `tracks` reports; no stand-ins
+
+                    def retry(frame, j, mask, track=track, folder=folder):
+                        face = find_in_frame(self.faces, frame, track, j, timer)
+                        if face is not None:
+                            self._write_face(base, folder, j, face, mask, timer)
+                            policy_used[policy] += 1
+                        return int(face is not None)
+
+                    missing = [i for i in sorted(frames) if i not in stream]
+                    self._replace_missing(job, missing, set(frames), masks, timer, first, retry, rec)
+        rec.setdefault("replaced", {})
+        rec.setdefault("dropped", [])
+        return first, len(vf.streams)
+
+    def _write_face(self, base: Path, folder: str, idx: int, face, mask, timer: StageTimer) -> None:
+        t = time.perf_counter()
+        mcrop = None
+        if mask is not None and self.cfg["masks"]:
+            mcrop = warp_image(mask, face.matrix, self.cfg["size"])
+            t = timer.add("align", t)
+        self._write(base, folder, idx, face.crop, face.crop_landmarks, mcrop)
+        timer.add("write", t)
 
     def _masks(self, job: VideoJob, wanted: list[int]) -> tuple[dict[int, np.ndarray], str]:
         if not (job.mask_src and (self.cfg["masks"] or self.cfg["face_policy"] == "mask")):
@@ -141,14 +183,8 @@ class VideoProcessor:
         if not faces:
             return 0
         policy_used[applied] += 1
-        t = time.perf_counter()
         for k, face in enumerate(faces):
-            mcrop = None
-            if mask is not None and self.cfg["masks"]:
-                mcrop = warp_image(mask, face.matrix, self.cfg["size"])
-                t = timer.add("align", t)
-            self._write(base, face_folder(video, k), idx, face.crop, face.crop_landmarks, mcrop)
-            t = timer.add("write", t)
+            self._write_face(base, face_folder(video, k), idx, face, mask, timer)
         return len(faces)
 
     def _write(self, base: Path, video: str, idx: int, crop, lm, mcrop) -> None:
@@ -164,17 +200,19 @@ class VideoProcessor:
         lm_path.parent.mkdir(parents=True, exist_ok=True)
         np.save(lm_path, lm)
 
-    def _replace_missing(self, job, missing, taken, masks, base, timer, policy_used, written):
-        """Policy `neighbour`: a face-less frame is replaced by the nearest frame (±window) that has a face.
+    def _replace_missing(self, job, missing, taken, masks, timer, written, retry, rec) -> None:
+        """Policy `neighbour`: a face-less frame is replaced by the nearest frame (±window) that has a face
+        (`retry(frame, j, mask)` writes it and returns the faces written).
 
         The replacement is saved under its own true index, so file names never lie about the source frame.
         """
         replaced: dict[int, int] = {}
+        dropped = []
         # No face in any sampled frame: neighbours will not have one either, so do not pay to look.
         if self.cfg["no_face"] != "neighbour" or not missing or not written:
-            return replaced, list(missing)
+            dropped = list(missing)
+            missing = []
         w = self.cfg["neighbour_window"]
-        dropped = []
         for idx in missing:
             t = time.perf_counter()
             window = read_window(job.src, idx - w, idx + w + 1)
@@ -182,7 +220,7 @@ class VideoProcessor:
             timer.add("decode", t)
             mask_win = self._masks(job, cand)[0] if masks else {}
             for j in cand:
-                n = self._process_frame(window[j], j, mask_win.get(j), base, job.video, timer, policy_used)
+                n = retry(window[j], j, mask_win.get(j))
                 if n:
                     replaced[idx] = j
                     taken.add(j)
@@ -190,4 +228,4 @@ class VideoProcessor:
                     break
             else:
                 dropped.append(idx)
-        return replaced, dropped
+        rec.update(replaced={str(k): v for k, v in replaced.items()}, dropped=dropped)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from collections import Counter, defaultdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fbi_common.datasets import SPLITS
@@ -19,13 +19,13 @@ from .adapters.base import SEEDED
 from .ledger import DONE, Ledger
 from .rearrange_report import REPORT_NAME, report_skips, unfinished_sources, warn_empty
 from .splits import stratified_split
+from .streams import STREAM_SUFFIX
 
 log = get_logger("rearrange")
 
 SHARED_LABELS = {
     "FF-real"
 }  # a label that alone does not justify writing a JSON (FF-real is in every FF-* file)
-_FACE_SUFFIX = re.compile(r"^(.*?)(_face\d+)?$")
 
 
 def scan_processed(base: Path):
@@ -123,7 +123,7 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
         if finished is not None and finished.get(rel, {}).get("status") not in DONE:
             stats["skipped_unfinished"].append(rel)  # no finished ledger record: half-written or failed
             continue
-        stem, suffix = _FACE_SUFFIX.match(video).groups()
+        stem, suffix = _source_stem(video, (finished or {}).get(rel))
         entry = adapter.describe(out_dir, stem, meta)
         if entry is None:
             stats["skipped_unknown"].append(rel)
@@ -166,6 +166,7 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
     adapter = get_adapter(cfg["dataset"])
     own = adapter.folder_for(cfg | {"root": cfg.get("root") or cfg.get("name") or ""})
     custom = cfg["dataset"] == "custom"
+    face = _face_pipeline(resolve_path(cfg["rgb_dir"]) / own)
     written = {}
     for name, labels in sorted(tree.items()):
         if name != own and all(lbl in SHARED_LABELS for lbl in labels):
@@ -174,6 +175,8 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
         if custom:
             # The training side merges this into label_dict, so `--train_dataset NAME` needs no config edit.
             doc["_label_dict"] = {f"{name}_real": 0, f"{name}_fake": 1}
+        if face:  # the face pipeline of these crops; DeepfakeBench-format readers ignore the key
+            doc["_preprocessing"] = face
         path = atomic_write_json(out_dir / f"{name}.json", doc, indent=1)
         written[name] = path
         log.info("wrote %s: %s", path, _counts(doc[name]))
@@ -193,6 +196,29 @@ def write_jsons(cfg: dict[str, Any]) -> dict[str, Path]:
             + "; run preprocess.py for it first (see the messages above for what was skipped)"
         )
     return written
+
+
+def _source_stem(folder: str, record: dict | None) -> tuple[str, str]:
+    """(source video name, stream suffix) of an output folder: from its ledger record when there is one
+    (exact even for a video whose own name ends like `_t1`), else by the `_face<k>`/`_t<k>` suffix."""
+    if record and record.get("video"):
+        src = PurePosixPath(str(record["video"]).replace("\\", "/")).stem
+        if folder.startswith(src):
+            return src, folder[len(src) :]
+    stem, suffix = STREAM_SUFFIX.match(folder).groups()
+    return stem, suffix or ""
+
+
+def _face_pipeline(base: Path) -> dict | None:
+    """`face_pipeline` of the dataset's preprocess_meta.json (None for data preprocess.py did not make)."""
+    meta = base / "preprocess_meta.json"
+    if not meta.is_file():
+        return None
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("face_pipeline")
+    except (OSError, json.JSONDecodeError) as e:
+        log.warning("%s unreadable (%s); the dataset JSON will not record the face pipeline", meta, e)
+        return None
 
 
 def _counts(top: dict) -> str:

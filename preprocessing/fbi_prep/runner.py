@@ -13,7 +13,7 @@ import cv2
 from tqdm import tqdm
 
 from fbi_common.face import FaceEngine, landmark_model_path
-from fbi_common.face.align import TEMPLATE_112
+from fbi_common.face.align import TEMPLATE_112, TEMPLATE_SHIFT_Y
 from fbi_common.io import WriteError, atomic_write_json
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
@@ -75,12 +75,26 @@ def _copy_meta(adapter, root: Path, out: Path, cfg: dict[str, Any]) -> None:
         shutil.copyfile(p, dst)
 
 
+def face_pipeline(cfg: dict[str, Any], landmark_model: str) -> dict[str, Any]:
+    """The settings that make a crop what it is; rearrange carries them into the dataset JSON
+    (`_preprocessing`), training into every checkpoint, and demo.py crops new media with them."""
+    return {
+        "detector": cfg["detector"], "detect_max_side": cfg["detect_max_side"],
+        "detect_upsample": list(cfg["detect_upsample"]), "landmark_model": landmark_model,
+        "template": {"points_112": TEMPLATE_112.tolist(), "shift_y": TEMPLATE_SHIFT_Y},
+        "scale": float(cfg["scale"]), "size": int(cfg["size"]), "image_format": cfg["image_format"],
+        "jpeg_quality": int(cfg["jpeg_quality"]), "face_policy": cfg["face_policy"],
+        "smooth_landmarks": int(cfg.get("smooth_landmarks", 0)),
+    }  # fmt: skip
+
+
 def _write_run_meta(out: Path, cfg: dict[str, Any], landmark_model: str, hash_: str) -> None:
     meta = {
         "settings": cfg,
         "settings_hash": hash_,
         "landmark_model": landmark_model,
         "alignment": {"template_112": TEMPLATE_112.tolist(), "size": cfg["size"], "scale": cfg["scale"]},
+        "face_pipeline": face_pipeline(cfg, landmark_model),
         "versions": {"opencv": cv2.__version__, "python": platform.python_version()},
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -152,6 +166,11 @@ def _record(ledger: Ledger, rec: dict, bar: tqdm) -> None:
             rec["frames_wanted"],
             len(rec["dropped"]),
         )
+    if rec.get("identity_switches"):
+        log.warning(
+            "%s: face_policy largest switched between %d people %d time(s); its crops mix identities "
+            "(face_policy track keeps one person)", rec["video"], len(rec["tracks_used"]), rec["identity_switches"],
+        )  # fmt: skip
 
 
 def summarize(ledger: Ledger, videos: list[str]) -> dict[str, Any]:

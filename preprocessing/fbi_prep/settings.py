@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from fbi_common.errors import FBIError
+from fbi_common.face.video_faces import FACE_POLICIES
 from fbi_common.video import MODES
 
 CONFIG_PATH = Path(__file__).resolve().parents[1] / "config.yaml"
@@ -18,7 +19,7 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
         "mode": MODES,
         "decode": ("grab", "seek"),
         "detector": ("hog", "cnn"),
-        "face_policy": ("largest", "mask", "all"),
+        "face_policy": FACE_POLICIES,
         "no_face": ("neighbour", "drop"),
         "landmarks": ("auto", "81", "68"),
         "image_format": ("png", "jpg"),
@@ -119,7 +120,17 @@ def validate(cfg: dict[str, Any], section: str) -> None:
     for key, choices in CHOICES.get(section, {}).items():
         if key in cfg and str(cfg[key]) not in choices:
             problems.append(f"{section}.{key}={cfg[key]!r}: choose one of {list(choices)}")
-    for key in ("num_frames", "stride", "size", "workers", "neighbour_window", "detect_max_side", "limit"):
+    for key in (
+        "num_frames",
+        "stride",
+        "size",
+        "workers",
+        "neighbour_window",
+        "detect_max_side",
+        "limit",
+        "smooth_landmarks",
+        "track_min_frames",
+    ):
         if key in cfg and (not isinstance(cfg[key], int) or cfg[key] < 0):
             problems.append(f"{section}.{key}={cfg[key]!r}: must be a non-negative integer")
     if section == "preprocess":

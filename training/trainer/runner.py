@@ -13,6 +13,7 @@ from fbi_common.logging import get_logger, setup_logging
 from fbi_common.paths import resolve_path
 from training.config import save_config
 from training.dataset import build_dataset, build_index, build_loader, identity_of
+from training.inference.face_settings import training_face_pipeline
 from training.trainer.build import amp_dtype, build_detector, build_optimizer, input_spec
 from training.trainer.checkpoint import load_checkpoint, load_model_weights, model_state_from
 from training.trainer.distributed import DistInfo, barrier, broadcast_object, init_distributed
@@ -85,6 +86,7 @@ def _checkpoint_extras(cfg: dict, spec: dict, identity_map: dict) -> dict[str, A
             "std": [float(x) for x in spec["std"]],
             "compression": cfg["compression"],
             "frame_num": dict(cfg["frame_num"]),
+            "face": training_face_pipeline(cfg),
         },
     }
 
