@@ -4,8 +4,9 @@ This is the DeeperForensics-1.0 order (distortions are applied to the videos a d
 For every test frame `<Dataset>/<dir>/frames/<video>/<idx>.png` the source is found under `--video_root`
 as `<dir>/<video>.<ext>` or `<dir>/videos/<video>.<ext>` (the layouts preprocessing reads), frame `<idx>`
 is decoded, perturbed (VC: the whole video is first re-encoded by ffmpeg at the CRF), and cropped by the
-shared face path (`fbi_common.face.FacePipeline`) with the settings of `preprocessing/config.yaml` and the
-crop size of the stored crops. A frame whose perturbed copy has no detectable face is dropped and
+shared face path (`fbi_common.face`: `faces_of_video` for the video policies such as `track`, which link
+the frames into tracks first as preprocess.py does) with the settings of `preprocessing/config.yaml` and
+the crop size of the stored crops. A frame whose perturbed copy has no detectable face is dropped and
 counted (`n_dropped`), never replaced. "clean (re-cropped)" runs the same path without a perturbation,
 so the effect of re-detection alone is visible next to the stored-crop clean row.
 """
@@ -129,20 +130,21 @@ class VideoSource:
                     decoded = read_frames(cap, [i for i, _ in frames])
                 finally:
                     cap.release()
+                perturbed = {}
                 for idx, rel in frames:
                     img = decoded.get(idx)
                     if img is not None and ptype is not None and not ptype.per_video:
-                        rgb = ptype.op(
-                            cv2.cvtColor(img, cv2.COLOR_BGR2RGB),
-                            ptype.levels[level - 1],
-                            frame_rng(seed, ptype.code, level, rel),
-                        )
+                        rng = frame_rng(seed, ptype.code, level, rel)
+                        rgb = ptype.op(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), ptype.levels[level - 1], rng)
                         img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-                    crop = None if img is None else self._crop(img, size)
-                    if crop is None:
+                    if img is not None:
+                        perturbed[idx] = img
+                crops = self._crops(perturbed, size) if perturbed else {}
+                for idx, rel in frames:
+                    if idx in crops:
+                        write_png(dest / cache_name(rel), crops[idx])
+                    else:
                         dropped += 1
-                        continue
-                    write_png(dest / cache_name(rel), crop)
         dest.mkdir(parents=True, exist_ok=True)
         (dest / MARKER).write_text(f"{dropped} frames without a face\n")
         return dropped
