@@ -180,7 +180,7 @@ def paired_grid(table: Table, fmt: Fmt) -> Grid | None:
             line.append(text)
         grid.rows.append(line)
     grid.notes.append(
-        "Δ = row − reference; [95 % paired-bootstrap CI]; p: two-sided paired bootstrap"
+        f"Δ = row − reference; [95 % paired-bootstrap CI]; p: two-sided paired bootstrap (floored at 1/B = {1 / table.n_boot:.3g})"
         + ("; DeLong: on video scores, one run per row" if has_delong else "")
         + "."
     )

@@ -103,11 +103,20 @@ class VideoSource:
             )
         return jobs
 
-    def _crop(self, frame_bgr: np.ndarray, size: int) -> np.ndarray | None:
-        faces, _ = FacePipeline(
-            self.engine, size, self.settings["scale"], self.settings["face_policy"]
-        ).frame(frame_bgr)
-        return None if not faces else cv2.cvtColor(faces[0].crop, cv2.COLOR_BGR2RGB)
+    def _crops(self, frames: dict[int, np.ndarray], size: int) -> dict[int, np.ndarray]:
+        """RGB crops per frame index of one video, by the preprocessing face policy (video policies link
+        the frames into tracks first, as preprocess.py does; per-frame policies crop each frame)."""
+        pipe = FacePipeline(self.engine, size, self.settings["scale"], self.settings["face_policy"])
+        if pipe.policy in VIDEO_POLICIES:
+            vf = faces_of_video(pipe, frames)
+            stream = vf.streams[0] if vf.streams else {}
+            return {i: cv2.cvtColor(f.crop, cv2.COLOR_BGR2RGB) for i, f in stream.items()}
+        out = {}
+        for i, frame in frames.items():
+            faces, _ = pipe.frame(frame)
+            if faces:
+                out[i] = cv2.cvtColor(faces[0].crop, cv2.COLOR_BGR2RGB)
+        return out
 
     def build(self, ds: DeepfakeDataset, ptype: PerturbType | None, level: int, seed: int, dest: Path) -> int:
         """Write the perturbed re-crops of ``ds`` under ``dest``; returns how many frames had no face."""
