@@ -24,6 +24,7 @@ import yaml
 from tqdm import tqdm
 
 from fbi_common.face import FaceEngine, FacePipeline
+from fbi_common.face.video_faces import VIDEO_POLICIES, faces_of_video
 from fbi_common.logging import get_logger
 from fbi_common.paths import REPO_ROOT
 from fbi_common.video import open_video, read_frames
