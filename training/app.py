@@ -42,8 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def heatmap(detector, frame_bgr, result: dict):
     """Grad-CAM overlay (RGB uint8) of the highest-scoring face, or None when analysis/gradcam.py is
-    missing or does not support this detector. The hook: `analysis.gradcam.gradcam_maps(model, spec,
-    x01) -> N×S×S` on [0, 1] pixels."""
+    missing or does not support this detector. The hook: `analysis.gradcam.gradcam_maps(model, x01)
+    -> N×S×S` on [0, 1] pixels."""
     try:
         from analysis.gradcam import gradcam_maps
     except ImportError:
@@ -63,7 +63,7 @@ def heatmap(detector, frame_bgr, result: dict):
     crop = cv2.resize(crops[0], (size, size), interpolation=cv2.INTER_AREA)
     x01 = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(255).to(member.device)
     try:
-        cam = gradcam_maps(member.model, spec, x01)[0]
+        cam = gradcam_maps(member.model, x01)[0]
     except FBIError as e:
         log.info("no heat map: %s", e)
         return None
