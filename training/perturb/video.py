@@ -26,6 +26,7 @@ from tqdm import tqdm
 from fbi_common.face import FaceEngine, FacePipeline
 from fbi_common.face.video_faces import VIDEO_POLICIES, faces_of_video
 from fbi_common.logging import get_logger
+from fbi_common.media import VIDEO_EXTS
 from fbi_common.paths import REPO_ROOT
 from fbi_common.video import open_video, read_frames
 from training.dataset import DeepfakeDataset
@@ -36,7 +37,6 @@ from training.perturb.protocols import PerturbType
 from training.perturb.readers import CachedReader, cache_name, frame_rng
 
 log = get_logger("robustness.video")
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
 def face_settings() -> dict:
