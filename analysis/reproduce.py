@@ -91,7 +91,7 @@ def available_sets(names: list[str], opts: list[str]) -> tuple[list[str], list[s
 
 def plan(recipe: Recipe, out: Path, seeds: list[int], tests: list[str], opts: list[str]) -> list[tuple]:
     """(model, Run) for every model × seed of the recipe."""
-    return [(m, Run(f"{m.key}_s{s}", m.label, find_yaml(m.yaml), s, out / "runs", recipe.train, tests, list(opts)))
+    return [(m, Run(f"{m.key}_s{s}", m.label, find_yaml(m.yaml), s, out / "runs", recipe.train, tests, [*m.opts, *opts]))
             for m in recipe.models for s in seeds]  # fmt: skip
 
 

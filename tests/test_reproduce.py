@@ -82,3 +82,14 @@ def test_ffpp_dry_run_lists_plan_and_missing_sets(tmp_path, capsys) -> None:
 def test_bad_models_flag(tmp_path, capsys) -> None:
     code, _, err = _main(["--recipe", "demo", "--models", "clip", "--out", str(tmp_path)], capsys)
     assert code == 2 and err.startswith("error: ") and "fbi_clip" in err
+
+
+def test_demo_recipe_gives_every_model_the_same_epochs(tmp_path, capsys) -> None:
+    """The demo's time budget: every run of the recipe trains DEMO_EPOCHS epochs, the command line still wins."""
+    code, out, err = _main(
+        ["--recipe", "demo", "--dry-run", "--out", str(tmp_path), "--opts", "workers=0"], capsys
+    )
+    assert code == 0, err
+    trains = [line for line in out.splitlines() if "training/train.py" in line]
+    assert len(trains) == 6 and all(" nEpochs=8 " in f"{line} " for line in trains), trains
+    assert all(line.index("nEpochs=8") < line.index("workers=0") for line in trains)
