@@ -81,3 +81,12 @@ def fbi_log(caplog):
     logger.addHandler(caplog.handler)
     yield caplog
     logger.removeHandler(caplog.handler)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (several test suites may share the machine)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

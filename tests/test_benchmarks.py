@@ -39,3 +39,14 @@ def test_metrics_benchmark_agrees_with_scikit_learn():
     assert "RESULT metrics_seconds " in p.stdout and "RESULT metrics_speedup " in p.stdout
     bad = _run("benchmarks/bench_metrics.py", "--frames", "5")
     assert bad.returncode == 2 and "error:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_step_benchmark_prints_every_row():
+    p = _run("benchmarks/bench_step.py", "--models", "clip_lp", "clip_ln", "--batch", "2", "--reps", "1",
+             "--options", "channels_last", "fused_adamw", "grad_ckpt", "--clock", "cpu")  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    for row in ("clip_lp   plain", "clip_ln   fused_adamw", "clip_ln   grad_ckpt"):
+        assert row in p.stdout
+    assert "RESULT step_clip_ln_train_img_s " in p.stdout and "RESULT step_clip_lp_eval_img_s " in p.stdout
+    bad = _run("benchmarks/bench_step.py", "--batch", "1")
+    assert bad.returncode == 2 and "--batch must be >= 2" in bad.stderr and "Traceback" not in bad.stderr
