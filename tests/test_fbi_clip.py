@@ -212,7 +212,7 @@ def test_fbi_yaml_builds_and_steps(path) -> None:
     det = FBIClipDetector.from_config(cfg["model"], {"num_identities": 6, "label_names": ["a", "b"]})
     ablated = {"no_freq": {"freq"}, "no_boundary": {"boundary"}, "no_identity": {"identity"}}
     ablated["ln_l2_baseline"] = {"freq", "boundary", "identity"}
-    gone = ablated.get(path.stem.removeprefix("fbi_clip_"), set())
+    gone = ablated.get(path.stem.removeprefix("fbi_clip_").removeprefix("demo_"), set())  # demo ablations too
     assert {p for p in ("freq", "boundary", "identity") if not hasattr(det, p)} == gone
     det.set_progress(0.2)
     b = batch()

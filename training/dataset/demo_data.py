@@ -1,9 +1,15 @@
-"""Embedded demo dataset: self-blended (SBI-style) fake videos made from the LFW faces that ship with scikit-image.
+"""Embedded demo datasets: self-blended (SBI-style) fake videos made from the LFW faces that ship with scikit-image.
 
-The result is a tiny dataset in the DeepfakeBench layout, so the whole pipeline can run on a laptop CPU:
+The result is two tiny datasets in the DeepfakeBench layout, so the whole pipeline can run on a laptop CPU:
 
     <rgb_dir>/FBI-Demo/{real,fake}/{frames,masks,landmarks}/id042_v0/{000,008,016,024}.{png,npy}
     <dataset_json_folder>/FBI-Demo.json   (non-FF nesting, labels FBI-Demo_real / FBI-Demo_fake)
+    <rgb_dir>/FBI-Demo-X/...              (the same layout; labels FBI-Demo-X_real / FBI-Demo-X_fake)
+
+``FBI-Demo-X`` is the cross-domain test set: the same identity split (so its test identities are held out
+from FBI-Demo training too), but every video is rendered by a *different* recipe — another mask shape,
+colour transfer instead of gain/offset, a non-rigid warp and a JPEG pass (see ``demo_x.py`` for the list).
+Training on FBI-Demo and testing on FBI-Demo-X is a real "train on one manipulation, test on another".
 
 Decisions worth knowing:
 - Source: the first 100 images of ``skimage.data.lfw_subset()`` (the last 100 are not faces). Each image is
@@ -45,9 +51,13 @@ from fbi_common.paths import resolve_path
 logger = get_logger("dataset.demo_data")
 
 DATASET = "FBI-Demo"
+DATASET_X = "FBI-Demo-X"
+DEMO_DATASETS = (DATASET, DATASET_X)
 LABELS = {"real": f"{DATASET}_real", "fake": f"{DATASET}_fake"}
 STAMP_NAME = ".demo_stamp.json"
-GENERATOR_VERSION = 2  # bump when the synthesis changes, so stamped folders are rebuilt
+# Bump when the synthesis changes, so stamped folders are rebuilt. 3: FBI-Demo-X added (FBI-Demo's
+# frames, masks, landmarks and JSON are byte-identical to version 2).
+GENERATOR_VERSION = 3
 FRAME_STRIDE = 8  # frame indices 000, 008, 016, ... mimic frames sampled from a longer video
 NUM_FACES = 100
 SPLITS = ("train", "val", "test")
@@ -164,15 +174,23 @@ def render_video(
     return frames, masks, lms
 
 
+def labels_of(dataset: str) -> dict[str, str]:
+    """Label names of a demo dataset: ``{"real": "<dataset>_real", "fake": "<dataset>_fake"}``."""
+    return {"real": f"{dataset}_real", "fake": f"{dataset}_fake"}
+
+
 def _write_video(root: Path, cls: str, video: str, rendered: tuple, idx_width: int) -> dict:
-    """Write one video's frames/masks/landmarks; return its JSON entry (paths relative to rgb_dir, POSIX)."""
-    entry: dict = {"label": LABELS[cls], "frames": [], "masks": []}
+    """Write one video's frames/masks/landmarks; return its JSON entry (paths relative to rgb_dir, POSIX).
+
+    ``root`` is ``<rgb_dir>/<dataset>``; the dataset name is its last component.
+    """
+    entry: dict = {"label": labels_of(root.name)[cls], "frames": [], "masks": []}
     for k, (img, mask, lm) in enumerate(zip(*rendered, strict=True)):
         name = f"{k * FRAME_STRIDE:0{idx_width}d}"
         for kind in ("frames", "masks", "landmarks"):
             (root / cls / kind / video).mkdir(parents=True, exist_ok=True)
-        frame_rel = f"{DATASET}/{cls}/frames/{video}/{name}.png"
-        mask_rel = f"{DATASET}/{cls}/masks/{video}/{name}.png"
+        frame_rel = f"{root.name}/{cls}/frames/{video}/{name}.png"
+        mask_rel = f"{root.name}/{cls}/masks/{video}/{name}.png"
         _imwrite(root.parent / frame_rel, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         _imwrite(root.parent / mask_rel, mask)
         np.save(root / cls / "landmarks" / video / f"{name}.npy", lm)
@@ -208,12 +226,19 @@ def build_demo_dataset(
     split: Sequence[float] = (0.6, 0.1, 0.3),
     seed: int = 0,
     overwrite: bool = False,
+    dataset: str = DATASET,
 ) -> Path:
-    """Write the FBI-Demo frames/masks/landmarks and JSON; skip if an identical build is already there.
+    """Write a demo dataset's frames/masks/landmarks and JSON; skip if an identical build is already there.
 
-    Returns the JSON path. A build is identical when the JSON exists and ``<rgb_dir>/FBI-Demo/.demo_stamp.json``
-    records the same parameters (and generator version) with ``complete: true``.
+    ``dataset`` is ``FBI-Demo`` (the SBI-style recipe) or ``FBI-Demo-X`` (the cross-domain recipe of
+    ``demo_x.py``); both use the same identity split for the same ``split`` and ``seed``. Returns the JSON
+    path. A build is identical when the JSON exists and ``<rgb_dir>/<dataset>/.demo_stamp.json`` records the
+    same parameters (and generator version) with ``complete: true``.
     """
+    if dataset not in DEMO_DATASETS:
+        raise ValueError(
+            f"build_demo_dataset: unknown demo dataset '{dataset}'; choose one of {DEMO_DATASETS}"
+        )
     for key, val, low in (
         ("size", size, 16),
         ("videos_per_class", videos_per_class, 1),
@@ -222,7 +247,7 @@ def build_demo_dataset(
         if not isinstance(val, int) or val < low:
             raise ValueError(f"build_demo_dataset: {key} must be an integer >= {low}; got {val!r}")
     rgb_dir, json_folder = resolve_path(rgb_dir), resolve_path(json_folder)
-    root, json_path = rgb_dir / DATASET, json_folder / f"{DATASET}.json"
+    root, json_path = rgb_dir / dataset, json_folder / f"{dataset}.json"
     stamp = root / STAMP_NAME
     params = {
         "version": GENERATOR_VERSION,
@@ -241,24 +266,45 @@ def build_demo_dataset(
     # The stamp marks the folder as ours even if the build is interrupted.
     atomic_write_json(stamp, {**params, "complete": False}, indent=1)
     logger.info("building demo dataset (%s) into %s", params, root)
-    faces = load_faces(size)
-    index: dict = {lab: {s: {} for s in SPLITS} for lab in LABELS.values()}
-    idx_width = max(3, len(str((frames_per_video - 1) * FRAME_STRIDE)))
-    jobs = [(s, i) for s in SPLITS for i in splits[s]]
-    for sname, ident in tqdm(jobs, desc="FBI-Demo identities", disable=int(os.environ.get("RANK", "0")) != 0):
-        tint = _skin_tint(np.random.default_rng([seed, 1, ident]))
-        for ci, cls in enumerate(("real", "fake")):
-            for v in range(videos_per_class):
-                # one generator per video: the output does not depend on the split or on build order
-                rng = np.random.default_rng([seed, 2, ident, ci, v])
-                rendered = render_video(faces[ident], tint, cls == "fake", rng, frames_per_video)
-                video = f"id{ident:03d}_v{v}"
-                index[LABELS[cls]][sname][video] = _write_video(root, cls, video, rendered, idx_width)
+    index = _render_all(root, load_faces(size), splits, params)
     json_folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(json_path, {DATASET: index}, indent=1)
+    atomic_write_json(json_path, {dataset: index}, indent=1)
     atomic_write_json(stamp, {**params, "complete": True}, indent=1)
     logger.info("wrote %s (train/val/test identities: %s)", json_path, [len(splits[s]) for s in SPLITS])
     return json_path
+
+
+def _render_all(root: Path, faces: np.ndarray, splits: dict[str, list[int]], params: dict) -> dict:
+    """Render and write every video of ``root.name``; returns the JSON index {label: {split: {video: entry}}}."""
+    dataset, seed = root.name, params["seed"]
+    labels = labels_of(dataset)
+    index: dict = {lab: {s: {} for s in SPLITS} for lab in labels.values()}
+    idx_width = max(3, len(str((params["frames_per_video"] - 1) * FRAME_STRIDE)))
+    jobs = [(s, i) for s in SPLITS for i in splits[s]]
+    quiet = int(os.environ.get("RANK", "0")) != 0
+    for sname, ident in tqdm(jobs, desc=f"{dataset} identities", disable=quiet):
+        # FBI-Demo-X draws from streams disjoint from FBI-Demo's: other tints, motion and blends.
+        tint_key, video_key = (1, 2) if dataset == DATASET else (11, 12)
+        tint = _skin_tint(np.random.default_rng([seed, tint_key, ident]))
+        for ci, cls in enumerate(("real", "fake")):
+            for v in range(params["videos_per_class"]):
+                # one generator per video: the output does not depend on the split or on build order
+                rng = np.random.default_rng([seed, video_key, ident, ci, v])
+                rendered = _RENDERERS[dataset](
+                    faces[ident], tint, cls == "fake", rng, params["frames_per_video"]
+                )
+                video = f"id{ident:03d}_v{v}"
+                index[labels[cls]][sname][video] = _write_video(root, cls, video, rendered, idx_width)
+    return index
+
+
+def _render_x(*args, **kwargs):
+    from training.dataset.demo_x import render_video_x  # a sibling module; imported late to avoid a cycle
+
+    return render_video_x(*args, **kwargs)
+
+
+_RENDERERS = {DATASET: render_video, DATASET_X: _render_x}
 
 
 def _skin_tint(rng: np.random.Generator) -> np.ndarray:
@@ -280,16 +326,20 @@ def _as_list(names: object) -> list[str]:
 
 
 def ensure_demo_dataset(cfg: dict) -> None:
-    """Build the demo dataset if the config uses ``FBI-Demo`` and its JSON (or, without LMDB, its frames) is missing.
+    """Build each demo dataset (FBI-Demo, FBI-Demo-X) the config uses whose JSON (or, without LMDB, frames) is missing.
 
     Call it before building datasets. Under DDP only rank 0 (env ``RANK``) writes; other ranks wait for the
     finished build (polling its stamp), so no ``torch.distributed`` barrier is needed here.
     """
     used = {n for key in ("train_dataset", "val_dataset", "test_dataset") for n in _as_list(cfg.get(key))}
-    if DATASET not in used:
-        return
+    for dataset in DEMO_DATASETS:
+        if dataset in used:
+            _ensure_one(cfg, dataset)
+
+
+def _ensure_one(cfg: dict, dataset: str) -> None:
     rgb_dir, json_folder = resolve_path(cfg["rgb_dir"]), resolve_path(cfg["dataset_json_folder"])
-    json_path, stamp = json_folder / f"{DATASET}.json", rgb_dir / DATASET / STAMP_NAME
+    json_path, stamp = json_folder / f"{dataset}.json", rgb_dir / dataset / STAMP_NAME
     frames_ok = bool(cfg.get("lmdb")) or (_read_json(stamp) or {}).get("complete") is True
     if json_path.exists() and frames_ok:
         return
@@ -298,10 +348,13 @@ def ensure_demo_dataset(cfg: dict) -> None:
         return
     logger.info(
         "config uses %s but %s is missing: generating the embedded demo dataset",
-        DATASET,
+        dataset,
         json_path if not json_path.exists() else stamp.parent,
     )
-    build_demo_dataset(rgb_dir, json_folder, overwrite=False)
+    if dataset == DATASET:
+        build_demo_dataset(rgb_dir, json_folder, overwrite=False)
+    else:
+        build_demo_dataset(rgb_dir, json_folder, overwrite=False, dataset=dataset)
 
 
 def _wait_for_build(json_path: Path, stamp: Path, timeout: float = 600.0) -> None:
@@ -318,11 +371,16 @@ def _wait_for_build(json_path: Path, stamp: Path, timeout: float = 600.0) -> Non
 def save_preview(
     json_path: str | Path, rgb_dir: str | Path, out_path: str | Path, n: int = 6, scale: int = 3
 ) -> Path:
-    """A contact sheet of ``n`` test identities: rows real frame / fake frame / blending mask, upscaled ``scale``x."""
-    data = json.loads(resolve_path(json_path).read_text(encoding="utf-8"))[DATASET]
+    """A contact sheet of ``n`` test identities: rows real frame / fake frame / blending mask, upscaled ``scale``x.
+
+    The dataset (FBI-Demo or FBI-Demo-X) is the JSON's top-level key.
+    """
+    top = json.loads(resolve_path(json_path).read_text(encoding="utf-8"))
+    labels = labels_of(next(iter(top)))
+    data = next(iter(top.values()))
     rgb_dir = resolve_path(rgb_dir)
-    split = "test" if data[LABELS["fake"]]["test"] else "train"  # prefer identities no model trained on
-    fakes, reals = data[LABELS["fake"]][split], data[LABELS["real"]][split]
+    split = "test" if data[labels["fake"]]["test"] else "train"  # prefer identities no model trained on
+    fakes, reals = data[labels["fake"]][split], data[labels["real"]][split]
     videos = [v for v in sorted(fakes) if v.endswith("_v0")][:n]
 
     def tile(rel: str, grey: bool = False) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Planning and running experiment series (ablations, the reproduction recipes) from the command line."""

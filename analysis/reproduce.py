@@ -1,0 +1,232 @@
+"""Every paper table and figure with one command, into one report folder:
+
+    python analysis/reproduce.py --recipe demo [--out DIR] [--seeds 1 2 3] [--n_boot 1000]
+    python analysis/reproduce.py --recipe ffpp --dry-run        # the published protocol's plan
+
+The chain: data → train the detectors and the ablations (train.py, one run per model × seed; finished runs
+are skipped, interrupted ones resumed) → test on every test set → cross-domain results table with
+video-bootstrap CIs and paired tests vs FBI-CLIP → ablation table → robustness (both protocols) of
+FBI-CLIP and the CLIP baseline → cost table → figures (data previews, ROC, robustness; plus every
+interpretability tool of analysis/ that exists) → `report.md` with every table and figure, and the
+CSV/LaTeX files under `tables/`. Re-running the command continues where it stopped. `demo` runs on the
+embedded FBI-Demo / FBI-Demo-X data (tiny ViTs from scratch, one seed by default); `ffpp` trains on FF++
+c23 and tests on Celeb-DF-v2, DFD, DFDC, DFDCP, FFIW, DeepSpeak (missing JSONs are listed and left out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analysis.pipeline.plan import PlanError, Run, execute, find_yaml  # noqa: E402
+from analysis.pipeline.recipes import RECIPES, Recipe, with_rivals  # noqa: E402
+from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.io import atomic_write_json  # noqa: E402
+from fbi_common.logging import get_logger, setup_logging  # noqa: E402
+from fbi_common.paths import REPO_ROOT, resolve_path  # noqa: E402
+
+log = get_logger("reproduce")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="demo")
+    p.add_argument(
+        "--out", default=None, help="report folder (default: logs/reproduce/<recipe>; relative: repo root)"
+    )
+    p.add_argument(
+        "--seeds", nargs="+", type=int, default=None, help="seeds per model (default: demo 1, ffpp 1 2 3)"
+    )
+    p.add_argument("--n_boot", type=int, default=1000, help="bootstrap replicates of the tables")
+    p.add_argument(
+        "--dry-run", dest="dry_run", action="store_true", help="print the plan and the commands, run nothing"
+    )
+    p.add_argument(
+        "--skip", nargs="*", default=[], choices=["robustness", "cost", "hooks"], help="leave steps out"
+    )
+    p.add_argument(
+        "--rivals",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add every other registered detector (caddm, effort, ...) as a row (default: on for ffpp, off for demo)",
+    )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="only these models of the recipe (keys, e.g. fbi_clip clip no_freq)",
+    )
+    p.add_argument(
+        "--robustness_types", nargs="+", default=None, help="only these perturbation types (default: all)"
+    )
+    p.add_argument(
+        "--robustness_levels", nargs="+", type=int, default=None, help="only these levels (default: all)"
+    )
+    p.add_argument(
+        "--opts",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="overrides for every run (e.g. data folders)",
+    )
+    return p.parse_args(argv)
+
+
+def available_sets(names: list[str], opts: list[str]) -> tuple[list[str], list[str]]:
+    """(present, missing) dataset JSONs, demo sets always present (they are generated on first use)."""
+    from training.config import load_config
+
+    folder = resolve_path(load_config(str(find_yaml("clip.yaml")), opts=opts)["dataset_json_folder"])
+    present = [n for n in names if n.startswith("FBI-Demo") or (folder / f"{n}.json").is_file()]
+    return present, [n for n in names if n not in present]
+
+
+def plan(recipe: Recipe, out: Path, seeds: list[int], tests: list[str], opts: list[str]) -> list[tuple]:
+    """(model, Run) for every model × seed of the recipe."""
+    return [(m, Run(f"{m.key}_s{s}", m.label, find_yaml(m.yaml), s, out / "runs", recipe.train, tests, [*m.opts, *opts]))
+            for m in recipe.models for s in seeds]  # fmt: skip
+
+
+def dry_run(recipe: Recipe, runs: list[tuple], missing: list[str], out: Path) -> None:
+    """The plan with every test set of the protocol; the ones without a JSON here are marked."""
+    print(f"# recipe {recipe.name}: train {recipe.train} → test {recipe.test}")
+    if missing:
+        print(
+            f"# missing dataset JSONs here (left out of a real run; build them with preprocessing/rearrange.py): {missing}"
+        )
+    print(f"# {len(runs)} runs (models × seeds) into {out / 'runs'}:")
+    for _, r in runs:
+        r = replace(r, test=list(recipe.test))
+        print(shlex.join(r.command()) if r.state() != "done" else f"# done: {r.dir}")
+    for key in recipe.robustness:
+        yaml = next(m.yaml for m in recipe.models if m.key == key)
+        ckpt = out / "runs" / f"{key}_s{runs[0][1].seed}" / "ckpt" / "best.pth"
+        print(f"python training/robustness.py --detector_path {yaml} --weights_path {ckpt} "
+              f"--test_dataset {' '.join(recipe.robustness_sets)} --protocol both --out {out / 'robustness' / key}")  # fmt: skip
+    print(
+        f"python analysis/complexity.py --detector_path {' '.join(recipe.cost_yamls)} --out {out / 'tables' / 'cost'}"
+    )
+    print(f"# then the identity probe, the tables and report.md into {out}")
+
+
+class Steps:
+    """Wall time and completion of each step, kept in <out>/steps.json across resumed invocations."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.is_file() else {}
+
+    def run(self, name: str, fn, *args):
+        t = time.perf_counter()
+        result = fn(*args)
+        prev = self.data.get(name, {}).get("seconds", 0.0)
+        self.data[name] = {
+            "seconds": round(prev + time.perf_counter() - t, 1),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        atomic_write_json(self.path, self.data)
+        return result
+
+
+def _py(*args: str) -> None:
+    p = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, check=False)
+    if p.returncode != 0:
+        raise PlanError(f"step failed (exit {p.returncode}): python {shlex.join(args)}; see its output above")
+
+
+def robustness(recipe: Recipe, runs: list[tuple], out: Path, args: argparse.Namespace) -> dict[str, Path]:
+    done = {}
+    extra = (["--types", *args.robustness_types] if args.robustness_types else []) + (
+        ["--levels", *map(str, args.robustness_levels)] if args.robustness_levels else [])  # fmt: skip
+    for key in recipe.robustness:
+        model, run = next(((m, r) for m, r in runs if m.key == key), (None, None))
+        if model is None:
+            continue
+        dest = out / "robustness" / key
+        _py("training/robustness.py", "--detector_path", str(run.yaml), "--weights_path", str(run.dir / "ckpt" / "best.pth"),
+            "--test_dataset", *recipe.robustness_sets, "--protocol", "both", *extra, "--out", str(dest), "--opts", *args.opts)  # fmt: skip
+        done[model.label] = dest
+    return done
+
+
+def probe(recipe: Recipe, runs: list[tuple], out: Path, opts: list[str]) -> Path | None:
+    """Identity probe (analysis/identity_probe.py) of every FBI-CLIP model: seen (train) and unseen (test) identities."""
+    fbi = [r for m, r in runs if m.yaml.startswith("fbi_clip") and r.seed == runs[0][1].seed]
+    if not fbi:
+        return None
+    dest = out / "tables" / "identity_probe"
+    _py("analysis/identity_probe.py", "--weights_path", *[str(r.dir) for r in fbi], "--test_dataset", recipe.train[0],
+        "--splits", "test", "train", "--out", str(dest), "--opts", *opts)  # fmt: skip
+    return dest / "identity_probe.md"
+
+
+def cost(recipe: Recipe, out: Path, opts: list[str]) -> list[Path]:
+    """The trained configs with measured speed (this machine), then the published ones by parameters/FLOPs only."""
+    dests = []
+    jobs = ((recipe.cost_yamls, "cost", ["--title", "Trained detectors", "--opts", *opts] if opts else ["--title", "Trained detectors"]),
+            (recipe.cost_yamls_static, "cost_static", ["--no-speed", "--title", "Published configs (speed not measured here)"]))  # fmt: skip
+    for yamls, dest, extra in jobs:
+        if yamls:
+            _py(
+                "analysis/complexity.py",
+                "--detector_path",
+                *yamls,
+                "--out",
+                str(out / "tables" / dest),
+                *extra,
+            )
+            dests.append(out / "tables" / dest / "complexity.md")
+    return dests
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    recipe = RECIPES[args.recipe]
+    if args.rivals if args.rivals is not None else recipe.name == "ffpp":
+        recipe = with_rivals(recipe)
+    out = resolve_path(args.out or f"logs/reproduce/{recipe.name}")
+    tests, missing = available_sets(recipe.test, args.opts)
+    missing = available_sets(recipe.train, args.opts)[1] + missing
+    if args.models:
+        keys = [m.key for m in recipe.models]
+        bad = [k for k in args.models if k not in keys]
+        if bad or recipe.reference not in args.models:
+            raise PlanError(
+                f"--models {args.models}: choose from {keys}, including the reference '{recipe.reference}'"
+            )
+        recipe = replace(recipe, models=[m for m in recipe.models if m.key in args.models])
+    runs = plan(recipe, out, args.seeds or list(recipe.seeds), tests, args.opts)
+    if args.dry_run:
+        dry_run(recipe, runs, missing, out)
+        return 0
+    train_missing = [t for t in recipe.train if t in available_sets(recipe.train, args.opts)[1]]
+    if train_missing or not tests:
+        raise PlanError(
+            f"recipe {recipe.name}: training/test JSONs missing ({train_missing or missing}); see --dry-run"
+        )
+    setup_logging(out)
+    from analysis.pipeline.build_report import build_report
+
+    steps = Steps(out / "steps.json")
+    t0 = time.perf_counter()
+    steps.run("train + test", execute, [r for _, r in runs])
+    rob = {} if "robustness" in args.skip else steps.run("robustness", robustness, recipe, runs, out, args)
+    costs = [] if "cost" in args.skip else steps.run("cost", cost, recipe, out, args.opts)
+    report = steps.run(
+        "tables + figures + report", build_report, recipe, runs, out, rob, costs, args, missing
+    )
+    log.info("reproduce %s: %.0f s in this invocation", recipe.name, time.perf_counter() - t0)
+    print(f"wrote {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,99 @@
+"""analysis/reproduce.py: the demo chain on tiny settings writes report.md whose numbers trace to predictions.csv;
+re-running resumes; the ffpp recipe prints its plan with missing datasets listed."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+
+from tests.conftest import TINY_VIT
+from training.metrics import compute_metrics, read_predictions_csv
+
+
+def _main(args: list[str], capsys) -> tuple[int, str, str]:
+    from analysis.reproduce import main
+    from fbi_common.cli import run_cli
+
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, args)
+    out = capsys.readouterr()
+    return int(exc.value.code), out.out, out.err
+
+
+def _opts(demo_data) -> list[str]:
+    return [TINY_VIT, f"rgb_dir={demo_data['rgb_dir']}", f"dataset_json_folder={demo_data['json_folder']}", "workers=0",
+            "nEpochs=1", "max_steps=2", "frame_num={train: 2, val: 2, test: 2}", "train_batchSize=32", "test_batchSize=64"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_demo_recipe_writes_a_traceable_report_and_resumes(demo_data, tmp_path, capsys) -> None:
+    out = tmp_path / "rep"
+    args = ["--recipe", "demo", "--out", str(out), "--models", "fbi_clip", "clip", "--robustness_types", "GB",
+            "--robustness_levels", "5", "--skip", "cost", "hooks", "--n_boot", "20", "--opts", *_opts(demo_data)]  # fmt: skip
+    code, stdout, err = _main(args, capsys)
+    assert code == 0, err
+    report = (out / "report.md").read_text()
+    assert f"wrote {out / 'report.md'}" in stdout
+    for heading in ("## 1. Cross-domain results", "## 3. Robustness", "In plain words", "| FBI-CLIP |"):
+        assert heading in report
+    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
+        assert (out / img).is_file(), img
+    with open(out / "tables" / "cross_domain.csv", newline="") as f:
+        cells = [r for r in csv.DictReader(f) if r["metric"] == "video_auc" and r["test_set"] != "Average"]
+    assert {c["test_set"] for c in cells} == {"FBI-Demo", "FBI-Demo-X"} and len(cells) == 4
+    for c in cells:  # every number traces to a predictions.csv
+        d = read_predictions_csv(c["predictions"])
+        assert float(c["mean"]) == pytest.approx(
+            compute_metrics(d["label"], d["prob"], d["video_key"])["video_auc"], abs=1e-12
+        )
+    ckpt = out / "runs" / "fbi_clip_s1" / "ckpt" / "best.pth"
+    mtime = ckpt.stat().st_mtime_ns
+    code, _, err = _main(args, capsys)  # resumable: trains nothing again
+    assert code == 0, err
+    assert ckpt.stat().st_mtime_ns == mtime
+
+
+def test_ffpp_dry_run_lists_plan_and_missing_sets(tmp_path, capsys) -> None:
+    code, out, err = _main(
+        [
+            "--recipe",
+            "ffpp",
+            "--dry-run",
+            "--out",
+            str(tmp_path),
+            "--opts",
+            f"dataset_json_folder={tmp_path}",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "missing dataset JSONs" in out and "Celeb-DF-v2" in out and "DeepSpeak" in out
+    from analysis.pipeline.recipes import FFPP, rival_models
+
+    assert (
+        out.count("training/train.py") == (len(FFPP.models) + len(rival_models())) * 3
+    )  # models (+ rivals) x 3 seeds
+    assert all(f"{m.key}_s3" in out for m in rival_models())
+    assert "fbi_clip_no_freq.yaml" in out and "training/robustness.py" in out
+
+
+def test_bad_models_flag(tmp_path, capsys) -> None:
+    code, _, err = _main(["--recipe", "demo", "--models", "clip", "--out", str(tmp_path)], capsys)
+    assert code == 2 and err.startswith("error: ") and "fbi_clip" in err
+
+
+def test_demo_recipe_shortens_the_fbi_clip_family(tmp_path, capsys) -> None:
+    """The demo's time budget: the FBI-CLIP runs train 10 epochs, CLIP its YAML's; the command line still wins."""
+    code, out, err = _main(
+        ["--recipe", "demo", "--dry-run", "--out", str(tmp_path), "--opts", "workers=0"], capsys
+    )
+    assert code == 0, err
+    trains = [line for line in out.splitlines() if "training/train.py" in line]
+    fbi = [line for line in trains if "fbi_clip_demo" in line]
+    assert len(trains) == 6 and len(fbi) == 5 and all(" nEpochs=10 " in f"{line} " for line in fbi), trains
+    assert all(line.index("nEpochs=10") < line.index("workers=0") for line in fbi)
+    assert "nEpochs" not in next(
+        line for line in trains if "clip_demo.yaml" in line and "fbi_clip" not in line
+    )

@@ -1,0 +1,49 @@
+"""Pre-computed perturbed frames for the ops that need a whole video (VC on crops) or the source video.
+
+Crop-only datasets: every video's crops, in frame order, are encoded together as one H.264 stream and
+decoded again (`ops.video_h264`), and the results are written under the cache root with the frames'
+relative paths (`readers.cache_name`). A `.complete` marker makes a finished cache reusable.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from fbi_common.io import atomic_write, atomic_write_text
+from training.dataset import DeepfakeDataset
+from training.perturb.protocols import PerturbType
+from training.perturb.readers import cache_name
+
+MARKER = ".complete"
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise RuntimeError(f"OpenCV could not PNG-encode a frame for {path}")
+    atomic_write(path, lambda f: f.write(buf.tobytes()))
+
+
+def crop_video_cache(ds: DeepfakeDataset, ptype: PerturbType, level: int, root: Path) -> Path:
+    """Apply a per-video op to every video's crops of ``ds``; returns ``root`` (skipped when complete)."""
+    if (root / MARKER).is_file():
+        return root
+    param = ptype.levels[level - 1]
+    for rec in tqdm(
+        ds.records, desc=f"{ptype.code} level {level}: encoding videos", leave=False, dynamic_ncols=True
+    ):
+        frames = [ds.reader.read_image(rel) for rel in rec.frames]
+        by_size: dict[tuple, list[int]] = defaultdict(list)  # a codec stream needs one frame size
+        for i, f in enumerate(frames):
+            by_size[f.shape].append(i)
+        for idx in by_size.values():
+            out = ptype.op([frames[i] for i in idx], param)
+            for i, img in zip(idx, out, strict=True):
+                write_png(root / cache_name(rec.frames[i]), img)
+    atomic_write_text(root / MARKER, f"{ptype.code} level {level} ({param})\n")
+    return root
