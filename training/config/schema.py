@@ -35,6 +35,8 @@ ENUMS: dict[str, tuple[Any, ...]] = {
     "bad_frame_policy": choices.BAD_FRAME_POLICIES,
     "identity_rule": choices.IDENTITY_RULES,
     "sampler": choices.SAMPLERS,
+    "model.identity.attach": choices.IDENTITY_ATTACH,  # fbi_clip
+    "model.identity.ramp": choices.GRL_RAMPS,  # fbi_clip
 }
 
 # A null default says nothing about the type, so these give the shape a set value must have.
