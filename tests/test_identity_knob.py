@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.test_fbi_clip import batch, tiny
 from training.config import load_config
 from training.config.choices import GRL_RAMPS, IDENTITY_ATTACH
 from training.config.schema import ConfigError
 from training.loss.fbi_losses import identity_ce
 from training.modules.grl import GradientReversal, ramp_lambda
 from training.modules.heads import IdentityHead
-from tests.test_fbi_clip import batch, tiny
 
 DEMO = "training/config/detector/fbi_clip_demo.yaml"
 
