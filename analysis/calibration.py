@@ -27,7 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.common import AnalysisError, input_path, out_path, save_csv, save_figure, save_json, slug  # noqa: E402
+from analysis.files import AnalysisError, input_path, out_path, save_csv, save_figure, save_json, slug  # noqa: E402
 from analysis.plot_roc import prediction_files, read_predictions, roc_pr_figure  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 

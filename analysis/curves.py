@@ -23,7 +23,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from analysis.common import out_path, read_scalars, run_folder, save_csv, save_figure  # noqa: E402
+from analysis.files import out_path, read_scalars, run_folder, save_csv, save_figure  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
 MAIN_LOSSES = ("train/overall", "train/ce")

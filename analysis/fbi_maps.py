@@ -31,14 +31,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from analysis.common import (  # noqa: E402
+from analysis.common import LoadedModel, load_detector, load_frames, log, predict_pixels  # noqa: E402
+from analysis.files import (  # noqa: E402
     AnalysisError,
-    LoadedModel,
-    load_detector,
-    load_frames,
-    log,
     out_dir_for,
-    predict_pixels,
     read_scalars,
     save_csv,
     save_figure,
@@ -91,9 +87,9 @@ def _boundary_figure(fr, w: torch.Tensor, target: torch.Tensor, prob: np.ndarray
     w_up = F.interpolate(w, size=size, mode="bilinear", align_corners=False)[:, 0].numpy()
     t_up = F.interpolate(target, size=size, mode="bilinear", align_corners=False)[:, 0].numpy()
     order = np.concatenate([np.flatnonzero(fr.label == 1), np.flatnonzero(fr.label == 0)])  # fakes first
-    heads = ("crop", "blending mask", "boundary target", "W overlaid")
+    heads = ("crop", "blending mask", "boundary target", "W overlaid (0–1)", "W, own range")
     fig, axes = plt.subplots(
-        len(order), 4, figsize=(7.4, 1.8 * len(order) + 0.8), squeeze=False, layout="constrained"
+        len(order), 5, figsize=(9.0, 1.8 * len(order) + 0.8), squeeze=False, layout="constrained"
     )
     for r, i in enumerate(order):
         img = fr.x01[i].permute(1, 2, 0).numpy()
@@ -103,12 +99,15 @@ def _boundary_figure(fr, w: torch.Tensor, target: torch.Tensor, prob: np.ndarray
             axes[r, c].imshow(data, cmap=cmap, vmin=0, vmax=1)
         axes[r, 3].imshow(img)
         im = axes[r, 3].imshow(w_up[i], cmap="viridis", vmin=0, vmax=1, alpha=0.6)
+        # the same map stretched to its own min–max: shows W's structure even when its range is narrow
+        axes[r, 4].imshow(w_up[i], cmap="viridis")
+        axes[r, 4].set_xlabel(f"{w_up[i].min():.2f}–{w_up[i].max():.2f}", fontsize=7, labelpad=1)
         axes[r, 0].set_ylabel(f"{kind}\np(fake) {prob[i]:.2f}", fontsize=8)
-        for c in range(4):
+        for c in range(5):
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
             if r == 0:
                 axes[r, c].set_title(heads[c], fontsize=9)
-    fig.colorbar(im, ax=axes, shrink=0.5, aspect=30, label="W (boundary soft map)")
+    fig.colorbar(im, ax=axes[:, :4], shrink=0.5, aspect=30, label="W (boundary soft map)")
     fig.suptitle(title, fontsize=9)
     return fig
 
@@ -214,7 +213,7 @@ def make_figures(
     if not (has_b or has_f):
         raise AnalysisError(f"{lm.name} ({lm.cfg['model_name']}) has neither a boundary map nor frequency gates; "
                             "fbi_maps.py shows FBI-CLIP's own parts (use gradcam.py for other detectors)")  # fmt: skip
-    out = out_dir_for(out_dir, lm, "fbi_maps")
+    out = out_dir_for(out_dir, lm.run_dir, "fbi_maps")
     files = boundary_figures(lm, dataset, out, n, n_stats, split, seed) if has_b else []
     return files + (gate_figures(lm, out) if has_f else [])
 

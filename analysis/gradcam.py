@@ -30,19 +30,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from analysis.common import (  # noqa: E402
-    AnalysisError,
-    LoadedModel,
-    PixelModel,
-    load_detector,
-    load_frames,
-    out_dir_for,
-    predict_pixels,
-    save_csv,
-    save_figure,
-    save_json,
-    save_npy,
-)
+from analysis.common import LoadedModel, PixelModel, load_detector, load_frames, predict_pixels  # noqa: E402
+from analysis.files import AnalysisError, out_dir_for, save_csv, save_figure, save_json, save_npy  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
 FAKE = 1  # class index of the fake logit
@@ -168,7 +157,7 @@ def make_figures(
             numbers = (f"\nfakes: {100 * summary['fake_cam_share_in_mask']:.0f}% of CAM mass inside the blending mask "
                        f"(mask covers {100 * summary['fake_mask_area_share']:.0f}% of the crop)")  # fmt: skip
     title = f"Grad-CAM of {lm.cfg['model_name']} at {where}: {lm.name} on {dataset} ({split}){numbers}"
-    out = out_dir_for(out_dir, lm, "gradcam")
+    out = out_dir_for(out_dir, lm.run_dir, "gradcam")
     return [
         save_figure(_figure(fr, cams, prob, title), out / "gradcam.png"),
         save_npy(out / "cams.npy", cams),

@@ -25,9 +25,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve  # noqa: E402
 
-from analysis.common import AnalysisError, input_path, log, out_path, save_csv, save_figure  # noqa: E402
+from analysis.files import AnalysisError, input_path, out_path, save_csv, save_figure  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.logging import get_logger  # noqa: E402
 from fbi_common.paths import REPO_ROOT  # noqa: E402
+
+log = get_logger("analysis.plot_roc")
 
 
 def prediction_files(inputs: list[str | Path]) -> list[tuple[str, Path]]:

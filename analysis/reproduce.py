@@ -228,9 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     rob = {} if "robustness" in args.skip else steps.run("robustness", robustness, recipe, runs, out, args)
     costs = [] if "cost" in args.skip else steps.run("cost", cost, recipe, out, args.opts)
     probed = (
-        None
-        if "probe" in args.skip
-        else steps.run("identity probe", probe, recipe, runs, out, args.opts)
+        None if "probe" in args.skip else steps.run("identity probe", probe, recipe, runs, out, args.opts)
     )
     costs = [*costs, *([probed] if probed else [])]  # section 4 of the report: cost and identity probe
     report = steps.run(

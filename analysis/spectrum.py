@@ -28,15 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from analysis.common import (  # noqa: E402
-    AnalysisError,
-    out_dir_for,
-    sample_indices,
-    save_csv,
-    save_figure,
-    save_json,
-    save_npy,
-)
+from analysis.common import sample_indices  # noqa: E402
+from analysis.files import AnalysisError, out_dir_for, save_csv, save_figure, save_json, save_npy  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
 SPLITS = ("all", "train", "val", "test")

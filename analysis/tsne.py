@@ -26,20 +26,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.common import (  # noqa: E402
-    AnalysisError,
-    load_detector,
-    load_frames,
-    out_dir_for,
-    predict_pixels,
-    save_csv,
-    save_figure,
-    save_json,
-    save_npy,
-)
+from analysis.common import load_detector, load_frames, predict_pixels  # noqa: E402
+from analysis.files import AnalysisError, out_dir_for, save_csv, save_figure, save_json, save_npy  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
 METHODS = ("tsne", "umap", "pca")
+METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 VIEWS = {"label": "real / fake", "manipulation": "manipulation (label name)", "dataset": "dataset"}
 
 
@@ -109,13 +101,13 @@ def _scatter(xy: np.ndarray, groups: list[str], title: str, method: str, legend_
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
     names = sorted(set(groups))
     cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    fixed = {"real": "tab:blue", "fake": "tab:red"}  # the same two colours in every real/fake figure
     g = np.array(groups)
     for i, name in enumerate(names):
         sel = g == name
-        ax.scatter(
-            xy[sel, 0], xy[sel, 1], s=10, alpha=0.75, color=cmap(i % cmap.N), label=f"{name} ({sel.sum()})"
-        )
-    ax.set(title=title, xlabel=f"{method} 1", ylabel=f"{method} 2")
+        color = fixed.get(name, cmap(i % cmap.N)) if set(names) <= set(fixed) else cmap(i % cmap.N)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=10, alpha=0.75, color=color, label=f"{name} ({sel.sum()})")
+    ax.set(title=title, xlabel=f"{METHOD_NAMES[method]} 1", ylabel=f"{METHOD_NAMES[method]} 2")
     ax.legend(title=legend_title, fontsize=8, markerscale=1.5, loc="best")
     return fig
 
@@ -136,7 +128,7 @@ def make_figures(
         raise AnalysisError(f"--method {method}: choose one of {list(METHODS)}")
     lm = load_detector(run_dir, opts)
     names = [dataset] if isinstance(dataset, str) else list(dataset)
-    out = out_dir_for(out_dir, lm, "tsne")
+    out = out_dir_for(out_dir, lm.run_dir, "tsne")
     sets = [load_frames(lm.cfg, lm.spec, name, split, n, seed) for name in names]
     preds = [predict_pixels(lm, fr.x01) for fr in sets]
     feat = np.concatenate([p["feat"].numpy() for p in preds])
@@ -153,8 +145,12 @@ def make_figures(
     for view, groups in views.items():
         s = separability(feat, xy, groups, videos, seed)
         scores[view] = s
-        numbers = f"silhouette (2-D) {s['silhouette_2d']:.3f}, linear-probe AUC ({feat.shape[1]}-D feat) {s['probe_auc']:.3f}"
-        title = f"{method.upper()} of {lm.cfg['model_name']} feat by {VIEWS[view]}\n{lm.name} on {', '.join(names)} ({split})\n{numbers}"
+        numbers = (
+            f"silhouette (2-D) {s['silhouette_2d']:.3f}, linear-probe AUC ({feat.shape[1]}-D feat) {s['probe_auc']:.3f}"
+            if s["note"] is None
+            else f"separability: n/a ({s['note']})"
+        )
+        title = f"{METHOD_NAMES[method]} of {lm.cfg['model_name']} feat by {VIEWS[view]}\n{lm.name} on {', '.join(names)} ({split})\n{numbers}"
         written.append(
             save_figure(_scatter(xy, groups, title, method, VIEWS[view]), out / f"{method}_by_{view}.png")
         )

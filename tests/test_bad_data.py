@@ -293,3 +293,17 @@ def test_a_test_set_whose_every_frame_was_dropped_is_an_error(tmp_path):
         DataError, match=r"Toy: every frame was dropped .*1 frames, e.g. .*000.png: empty file"
     ):
         score_and_write(preds | {"dropped": [gone]}, tmp_path / "Toy", video_agg="mean", threshold=None)
+
+
+def test_an_error_inside_a_dataloader_worker_reaches_the_user_as_its_own_message(tmp_path):
+    from training.dataset.loaders import build_loader
+
+    _toy(tmp_path)
+    cfg = _cfg(tmp_path, frame_num={"test": 2}, workers=1, test_batchSize=4)
+    ds = build_dataset(cfg, "test", ["Toy"], SPEC)
+    victim = tmp_path / "rgb" / ds.describe(0)["frame"]
+    victim.write_bytes(b"")
+    with pytest.raises(Exception) as e:
+        list(build_loader(ds, cfg, train=False, distributed=False))
+    msg = error_message(e.value)
+    assert msg.startswith(str(victim)) and "the file is empty" in msg and "Traceback" not in msg

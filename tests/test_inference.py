@@ -159,3 +159,32 @@ def test_no_detect_equals_test_py_and_test_py_ensembles(ckpt, ckpt2, demo_data, 
         and metrics["threshold"] == pytest.approx(0.5)
         and "frame_auc" in metrics
     )
+
+
+def test_face_like_patches_are_not_scored_as_faces():
+    """skimage's astronaut: one face; HOG also fires (score ≈ 0) on her mission patch and name badge."""
+    from skimage import data
+
+    member = StubMember(prob=0.2)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    img = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)  # the JPEG the patch fires on
+    res = Detector([member]).predict(img, name="astronaut")
+    boxes = [f["box"] for t in res["tracks"] for f in t["frames"]]
+    assert res["n_faces"] == 1 and len(boxes) == 1, boxes
+    left, top, right, bottom = boxes[0]
+    assert 150 <= (left + right) / 2 <= 300 and 50 <= (top + bottom) / 2 <= 210  # the face, not the patch
+
+
+def test_a_cut_off_image_is_an_error_naming_the_file(tmp_path):
+    from training.inference.media import MediaError, is_truncated, read_media
+
+    img, _ = group_photo()
+    for ext in (".jpg", ".png"):
+        good = tmp_path / f"good{ext}"
+        cv2.imwrite(str(good), img)
+        cut = tmp_path / f"cut{ext}"
+        cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+        assert not is_truncated(good) and is_truncated(cut)
+        assert read_media(good, 1)[0] == "image"
+        with pytest.raises(MediaError, match=rf"{cut.name}: the image file ends early"):
+            read_media(cut, 1)

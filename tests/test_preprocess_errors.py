@@ -355,3 +355,27 @@ def test_unknown_dataset_and_unwritable_output(tmp_path):
     cfg = load_section("preprocess") | {"dataset": "custom", "root": str(raw), "out": str(tmp_path / "taken")}
     with pytest.raises(WriteError, match=r"cannot write to the output folder .*taken/Mine"):
         run(cfg)
+
+
+def test_celebdf_validation_holdout_keeps_both_classes(tmp_path):
+    raw, rgb = tmp_path / "raw", tmp_path / "rgb"
+    names = [f"Celeb-real/id{i}_0000.mp4" for i in range(4)] + [
+        f"Celeb-synthesis/id{i}_id9_0000.mp4" for i in range(4)
+    ]
+    for rel in names:
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        (raw / rel).write_bytes(b"\x00")
+        d = rgb / "Celeb-DF-v2" / Path(rel).parent / "frames" / Path(rel).stem
+        d.mkdir(parents=True)
+        (d / "000.png").write_bytes(PNG)
+    (raw / "List_of_testing_videos.txt").write_text(
+        "1 Celeb-real/id3_0000.mp4\n0 Celeb-synthesis/id3_id9_0000.mp4\n"
+    )
+    cfg = load_section("rearrange") | {"rgb_dir": str(rgb), "out": str(tmp_path / "json")}
+    write_jsons(cfg | {"dataset": "Celeb-DF-v2", "root": str(raw)})
+    top = json.loads((tmp_path / "json" / "Celeb-DF-v2.json").read_text())["Celeb-DF-v2"]
+    for split in ("train", "val", "test"):
+        assert top["CelebDFv2_real"][split] and top["CelebDFv2_fake"][split], split
+    val_ids = {v.split("_")[0] for lbl in top.values() for v in lbl["val"]}
+    train_ids = {v.split("_")[0] for lbl in top.values() for v in lbl["train"]}
+    assert len(val_ids) == 1 and not val_ids & train_ids  # identity-disjoint

@@ -16,6 +16,7 @@ from training.modules.dct import FAD, dct_matrix
 from training.modules.mfs import multi_scale_facial_swap
 from training.modules.staged_cnn import StagedCNN
 from training.modules.svd_residual import SVDResidualLinear, SVDSelfAttention
+from training.networks.clip_backbone import ClipBackbone
 from training.registry import DETECTORS
 
 RIVALS = ["effort", "srm", "spsl", "f3net", "caddm"]
@@ -41,6 +42,29 @@ def test_svd_residual_reconstructs_the_weight_and_attention_at_init():
     tokens = torch.randn(2, 7, 32)
     ref = mha(tokens, tokens, tokens, need_weights=False)[0]
     torch.testing.assert_close(SVDSelfAttention(mha, 2)(tokens, tokens, tokens)[0], ref, atol=1e-5, rtol=0)
+
+
+def test_effort_at_init_reconstructs_every_decomposed_clip_weight_and_the_features():
+    """The detector as built: each SVD layer's W_p + residual equals the CLIP weight it replaced,
+    and the decomposed tower computes the same class token as the undecomposed one."""
+    cfg = DETECTORS.get("effort").test_config
+    torch.manual_seed(0)
+    plain = ClipBackbone(cfg["arch"], "none", "none", 0, cfg["vision_cfg"], None, None).eval()
+    torch.manual_seed(0)  # the same seed: Effort builds the same tower first, then decomposes it
+    model = build("effort").eval()
+    pairs = zip(plain.visual.transformer.resblocks, model.backbone.visual.transformer.resblocks, strict=True)
+    for ref, blk in pairs:
+        qkv = torch.cat([blk.attn.q.weight(), blk.attn.k.weight(), blk.attn.v.weight()])
+        torch.testing.assert_close(qkv, ref.attn.in_proj_weight.detach(), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            blk.attn.out_proj.weight(), ref.attn.out_proj.weight.detach(), atol=1e-5, rtol=0
+        )
+        for name in ("c_fc", "c_proj"):
+            w = getattr(blk.mlp, name).weight()
+            torch.testing.assert_close(w, getattr(ref.mlp, name).weight.detach(), atol=1e-5, rtol=0)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model.backbone(x)["cls"], plain(x)["cls"], atol=1e-4, rtol=0)
 
 
 def test_effort_trains_only_residuals_and_keeps_the_principal_part_frozen():

@@ -89,3 +89,28 @@ def test_dataset_turns_real_frames_into_sbi_fakes(demo_data):
     item = ds[0]
     assert item["label"] == 1 and item["label_name"] == "SBI"
     assert item["mask"].max() > 0 and item["landmark"].shape == (5, 2)
+
+
+def test_plot_sbi_writes_the_figure_and_refuses_bad_flags(tmp_path, capsys):
+    pytest.importorskip("dlib")
+    import importlib.util
+
+    from fbi_common.cli import run_cli
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("plot_sbi", REPO / "analysis" / "plot_sbi.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "sbi.png"
+    assert mod.main(["--out", str(out), "--seeds", "1", "--size", "64"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit) as e:
+        run_cli(mod.main, ["--seeds", "0", "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "error: --seeds 0" in err and "Traceback" not in err
+
+
+def test_sbi_shift_is_x_y():
+    assert SelfBlend().cfg["shift"] == [0.03, 0.015]
+    with pytest.raises(ValueError, match=r"\[x, y\]"):
+        SelfBlend({"shift": 0.03})

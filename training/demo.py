@@ -83,6 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="search pass: detect on a copy downscaled to this side (default 0 = full size)",
     )
     g.add_argument(
+        "--detect_min_score",
+        dest="search_min_score",
+        type=float,
+        help="search pass: keep detections with at least this dlib score (default 0.5; real faces "
+        "score about 1-2.6, face-like patches about 0)",
+    )
+    g.add_argument(
         "--track_reid", action="store_true", help="link face tracks with dlib face descriptors too"
     )
     g.add_argument(
@@ -100,6 +107,7 @@ FACE_FLAGS = (
     "image_format",
     "search_upsample",
     "search_max_side",
+    "search_min_score",
 )
 
 

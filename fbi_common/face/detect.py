@@ -17,6 +17,7 @@ class Face:
 
     box: tuple[int, int, int, int]  # left, top, right, bottom
     landmarks: np.ndarray | None = None  # (K, 2) float32, full-frame pixels
+    score: float = 0.0  # dlib's detection score (HOG) or confidence (CNN)
 
     @property
     def area(self) -> int:
@@ -34,6 +35,7 @@ class FaceEngine:
         max_side: int = 640,
         upsample=(0, 1),
         extra_passes: tuple[tuple[int, tuple[int, ...]], ...] = (),
+        search_min_score: float = 0.5,
     ):
         self.detector_name = detector
         if detector == "cnn":
@@ -47,6 +49,7 @@ class FaceEngine:
         self.upsample = tuple(upsample) or (0,)
         self._reid = None  # loaded on first use
         self.extra_passes = tuple((int(m), tuple(u)) for m, u in extra_passes)
+        self.search_min_score = float(search_min_score)
 
     def detect(self, grey: np.ndarray, levels: tuple[int, ...] | None = None) -> list[Face]:
         """Faces in a greyscale frame; detection runs on a downscaled copy, boxes come back full-size.
@@ -55,11 +58,20 @@ class FaceEngine:
         With `extra_passes` (inference), each further (max_side, levels) pass adds the faces the earlier
         passes missed: the first pass gives the boxes — hence the landmarks and crops — the training
         data got, the later ones find small faces.
+
+        Inference also keeps only detections whose detector score is at least `search_min_score`:
+        HOG fires with a score of about 0 on face-like patches (on skimage's astronaut: her mission
+        patch and name badge), and a "video is fake if any face is" rule must not score those; real
+        faces of ~40 px and more score about 1-2.6 (the group-photo test). When no first-pass face
+        reaches the floor, the best one is kept, so a hard real face is not lost. Preprocessing (no
+        extra passes) keeps dlib's own threshold (0) and chooses among the faces with its policy.
         """
         faces = self._detect_pass(grey, self.max_side, self.upsample if levels is None else levels)
-        if levels is None:
+        if levels is None and self.extra_passes:
+            strong = [f for f in faces if f.score >= self.search_min_score]
+            faces = strong or sorted(faces, key=lambda f: -f.score)[:1]
             for max_side, more in self.extra_passes:
-                new = self._detect_pass(grey, max_side, more)
+                new = [f for f in self._detect_pass(grey, max_side, more) if f.score >= self.search_min_score]
                 faces += [f for f in new if not any(_same_face(f, g) for g in faces)]
         return faces
 
@@ -69,17 +81,19 @@ class FaceEngine:
         small = (
             cv2.resize(grey, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else grey
         )
-        rects = []
+        found: list[tuple[dlib.rectangle, float]] = []
         for up in levels:
-            found = self._detector(small, int(up))
-            rects = [r.rect if hasattr(r, "rect") else r for r in found]
-            if rects:
+            if self.detector_name == "cnn":
+                found = [(r.rect, float(r.confidence)) for r in self._detector(small, int(up))]
+            else:  # run(..., 0.0) returns what detector(small, up) returns, with the scores
+                boxes, scores, _ = self._detector.run(small, int(up), 0.0)
+                found = list(zip(boxes, scores, strict=True))
+            if found:
                 break
-        faces = []
-        for r in rects:
-            box = (int(r.left() / s), int(r.top() / s), int(r.right() / s), int(r.bottom() / s))
-            faces.append(Face(box=box))
-        return faces
+        return [
+            Face(box=(int(r.left() / s), int(r.top() / s), int(r.right() / s), int(r.bottom() / s)), score=sc)
+            for r, sc in found
+        ]
 
     def add_landmarks(self, grey: np.ndarray, face: Face) -> Face:
         """Run the shape predictor on the full-resolution frame inside the face box."""

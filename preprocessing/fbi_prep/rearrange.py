@@ -15,7 +15,7 @@ from fbi_common.media import IMAGE_EXTS
 from fbi_common.paths import resolve_path
 
 from .adapters import LayoutError, get_adapter
-from .adapters.base import SEEDED
+from .adapters.base import HOLDOUT, SEEDED
 from .ledger import DONE, Ledger
 from .rearrange_report import REPORT_NAME, report_skips, unfinished_sources, warn_empty
 from .splits import stratified_split
@@ -82,23 +82,32 @@ def is_real(label: str) -> bool:
     return label.lower().endswith("real")
 
 
-def _seeded_splits(found: list[tuple], cfg: dict[str, Any]) -> dict[str, str]:
-    """group -> split for the entries the seeded split decides, stratified so val/test keep both classes."""
-    groups: dict[str, set[int]] = defaultdict(set)
+def _seeded_splits(found: list[tuple], cfg: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(marker, group) -> split for the entries a seeded split decides (SEEDED: train/val/test, HOLDOUT:
+    train/val), stratified by class so val and test keep real and fake videos when the data allow."""
+    pools: dict[str, dict[str, set[int]]] = {SEEDED: defaultdict(set), HOLDOUT: defaultdict(set)}
     for entry, *_ in found:
-        if SEEDED in _policy_split(entry, cfg["unsplit"]):
-            groups[entry.group or entry.key].add(0 if is_real(entry.label) else 1)
-    if not groups:
-        return {}
-    split_of, problems = stratified_split(groups, cfg["seed"], cfg["val_fraction"], cfg["test_fraction"])
-    n = Counter(split_of.values())
-    log.info(
-        "seeded split (seed %s) of %d group(s) (identities, else videos): train %d, val %d, test %d",
-        cfg["seed"], len(groups), n["train"], n["val"], n["test"],
-    )  # fmt: skip
-    for msg in problems:
-        log.warning("seeded split: %s; add videos, give labels.csv a split column, or use val_dataset", msg)
-    return split_of
+        for marker in _policy_split(entry, cfg["unsplit"]):
+            if marker in pools:
+                pools[marker][entry.group or entry.key].add(0 if is_real(entry.label) else 1)
+    out: dict[tuple[str, str], str] = {}
+    for marker, groups in pools.items():
+        if not groups:
+            continue
+        splits = SPLITS if marker == SEEDED else ("train", "val")
+        split_of, problems = stratified_split(
+            groups, cfg["seed"], cfg["val_fraction"], cfg["test_fraction"], splits=splits
+        )
+        n = Counter(split_of.values())
+        log.info(
+            "seeded %s (seed %s) of %d group(s) (identities, else videos): %s",
+            "split" if marker == SEEDED else "validation hold-out", cfg["seed"], len(groups),
+            ", ".join(f"{s} {n[s]}" for s in splits),
+        )  # fmt: skip
+        for msg in problems:
+            log.warning("seeded split: %s; add videos, give a split explicitly, or use val_dataset", msg)
+        out |= {(marker, g): s for g, s in split_of.items()}
+    return out
 
 
 def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
@@ -142,7 +151,7 @@ def build_tree(cfg: dict[str, Any]) -> tuple[dict[str, dict], dict[str, Any]]:
     for entry, rel, key, frames, masks in found:
         item = {"label": entry.label, "frames": frames} | ({"masks": masks} if masks else {})
         for split in _policy_split(entry, cfg["unsplit"]):
-            split = seeded[entry.group or entry.key] if split == SEEDED else split
+            split = seeded.get((split, entry.group or entry.key), split)
             for name in entry.json_names:
                 node = tree[name][entry.label][split]
                 if entry.comp:

@@ -142,5 +142,9 @@ def validate(cfg: dict[str, Any], section: str) -> None:
             problems.append("preprocess.size must be >= 16 and preprocess.scale in [0.5, 4]")
         if cfg["workers"] < 1:
             problems.append("preprocess.workers must be >= 1")
+    if len(problems) == 1:
+        raise SettingsError(
+            f"invalid preprocessing setting: {problems[0]} (a --flag or preprocessing/config.yaml)"
+        )
     if problems:
-        raise SettingsError("invalid preprocessing settings:\n  " + "\n  ".join(problems))
+        raise SettingsError(f"{len(problems)} invalid preprocessing settings:\n  " + "\n  ".join(problems))

@@ -41,11 +41,6 @@ def seeded_split(group: str, seed: int, val_fraction: float, test_fraction: floa
     return "train"
 
 
-def holdout_val(group: str, seed: int, val_fraction: float) -> str:
-    """For datasets with an official train/test but no val: move a seeded share of train groups to val."""
-    return "val" if _unit(group, seed) < val_fraction else "train"
-
-
 PRIORITY = ("train", "test", "val")  # who keeps both classes first when groups of a class are scarce
 CLASSES = {0: "real", 1: "fake"}
 
@@ -55,7 +50,11 @@ def _quota(n: int, fraction: float) -> int:
 
 
 def stratified_split(
-    groups: dict[str, set[int]], seed: int, val_fraction: float, test_fraction: float
+    groups: dict[str, set[int]],
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    splits: tuple[str, ...] = PRIORITY,
 ) -> tuple[dict[str, str], list[str]]:
     """Seeded, group-disjoint train/val/test split that keeps both classes in every split it can.
 
@@ -65,7 +64,11 @@ def stratified_split(
     Then, where a split lacks a class, one group holding it is moved in: train is served first,
     then test, then val, and a split never loses a class to a split served after it. Returns
     `{group: split}` and one message per split that still lacks a class (the data do not allow it).
+    `splits=("train", "val")` holds a validation share out of a training pool (official test elsewhere).
     """
+    order_of = tuple(s for s in PRIORITY if s in splits)
+    if "test" not in order_of:
+        test_fraction = 0.0
     order = sorted(groups, key=lambda g: (_unit(g, seed), g))
     split_of: dict[str, str] = {}
     for stratum in ({0}, {1}, {0, 1}):
@@ -76,14 +79,17 @@ def stratified_split(
     for g in order:  # a group with no known class stays in train
         split_of.setdefault(g, "train")
     problems = []
-    for split in PRIORITY:
+    for split in order_of:
         for c in (0, 1):
-            if c not in _classes(split_of, groups, split) and not _move_in(split_of, groups, order, split, c):
-                n = sum(c in v for v in groups.values())
-                problems.append(
-                    f"the {split} split has no {CLASSES[c]} videos: only {n} group(s) (identities, else "
-                    f"videos) have {CLASSES[c]} videos, too few to give train, test and val one each"
-                )
+            if c in _classes(split_of, groups, split) or _move_in(
+                split_of, groups, order, split, c, order_of
+            ):
+                continue
+            n = sum(c in v for v in groups.values())
+            problems.append(
+                f"the {split} split has no {CLASSES[c]} videos: only {n} group(s) (identities, else videos) "
+                f"have {CLASSES[c]} videos, too few to give {', '.join(order_of)} one each"
+            )
     return split_of, problems
 
 
@@ -92,13 +98,18 @@ def _classes(split_of: dict[str, str], groups: dict[str, set[int]], split: str) 
 
 
 def _move_in(
-    split_of: dict[str, str], groups: dict[str, set[int]], order: list[str], split: str, c: int
+    split_of: dict[str, str],
+    groups: dict[str, set[int]],
+    order: list[str],
+    split: str,
+    c: int,
+    priority: tuple[str, ...] = PRIORITY,
 ) -> bool:
     """Move one group with class `c` into `split`. A donor served before `split` must keep every class
     it has; one served after it may lose them (tried last, lowest priority first)."""
-    rank = PRIORITY.index(split)
-    before = [s for s in PRIORITY[:rank]]
-    after = [s for s in reversed(PRIORITY[rank + 1 :])]
+    rank = priority.index(split)
+    before = list(priority[:rank])
+    after = list(reversed(priority[rank + 1 :]))
     for donor, must_keep in [(s, True) for s in before] + [(s, False) for s in after]:
         had = _classes(split_of, groups, donor)
         candidates = sorted(

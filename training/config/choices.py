@@ -14,6 +14,7 @@ SELECT_ON = ("val", "test")  # select_on: the split checkpoints are selected on
 VIDEO_AGGS = ("mean", "max", "median")  # video_agg: frame probabilities → one per video
 BAD_FRAME_POLICIES = ("error", "drop")  # bad_frame_policy
 IDENTITY_RULES = ("target", "source", "video")  # identity_rule
+AUGMENT_ON = ("workers", "device")  # augment_on: where data_aug runs (training.dataset.loaders)
 SAMPLERS = ("random", "balanced", "paired")  # sampler (training/dataset/samplers.py)
 IDENTITY_ATTACH = ("cls", "z", "both")  # fbi_clip model.identity.attach: where the GRL identity head reads
 GRL_RAMPS = ("dann", "linear", "constant")  # fbi_clip model.identity.ramp: λ(progress) schedule of the GRL

@@ -34,6 +34,7 @@ ENUMS: dict[str, tuple[Any, ...]] = {
     "metric_scoring": tuple(choices.METRIC_SCORING),
     "bad_frame_policy": choices.BAD_FRAME_POLICIES,
     "identity_rule": choices.IDENTITY_RULES,
+    "augment_on": choices.AUGMENT_ON,
     "sampler": choices.SAMPLERS,
     "model.identity.attach": choices.IDENTITY_ATTACH,  # fbi_clip
     "model.identity.ramp": choices.GRL_RAMPS,  # fbi_clip
@@ -48,6 +49,7 @@ NULLABLE_KINDS: dict[str, Any] = {
     "mean": [0.0],
     "std": [0.0],
     "max_steps": 0,
+    "frame_cache": "",
 }
 
 # Mappings whose keys users choose (their own label names): only the values are checked.

@@ -14,7 +14,7 @@ from training.dataset.index import VideoRecord, identity_of
 from training.dataset.readers import FileReader, FrameError, FrameNotFound, LmdbReader
 from training.dataset.sampling import select_frames, video_seed
 from training.dataset.sbi import SelfBlend
-from training.dataset.transforms import FrameTransform
+from training.dataset.transforms import FrameTransform, scale_landmarks
 
 log = get_logger("dataset")
 
@@ -83,6 +83,7 @@ class DeepfakeDataset(Dataset):
         self.seed = int(seed)
         self.identity_rule = identity_rule
         self.sbi = sbi  # self-blended fakes from real frames (training/dataset/sbi.py)
+        self.cache = None  # a `FrameCache` (frame_cache: DIR), set by build_dataset
         idents = [identity_of(r, identity_rule) for r in self.records]
         if identity_map is None:
             identity_map = {s: i for i, s in enumerate(sorted(set(idents)))}
@@ -99,7 +100,8 @@ class DeepfakeDataset(Dataset):
     def __repr__(self) -> str:
         return (
             f"DeepfakeDataset(split={self.split}, videos={len(self.records)}, frames={len(self)}, "
-            f"reader={self.reader!r}, transform={self.transform!r})"
+            f"reader={self.reader!r}, transform={self.transform!r}"
+            + (f", cache={self.cache!r})" if self.cache is not None else ")")
         )
 
     def data_info(self) -> dict:
@@ -122,7 +124,36 @@ class DeepfakeDataset(Dataset):
             "index": index,
         }
 
+    def frames(self) -> list[str]:
+        """The frame paths this dataset reads (each once, sorted)."""
+        return sorted({self.records[ri].frames[fi] for ri, fi in self.items})
+
     def _load(self, rec: VideoRecord, fi: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        if self.cache is None:
+            return self._read(rec, fi)
+        rel = rec.frames[fi]
+        hit = self.cache.get(rel)
+        if hit is None:  # first read: decode, resize to the network size, store
+            stamp = self.reader.stamp(rel)  # before reading: a file rewritten meanwhile shows up as stale
+            image, mask, landmark = self._read(rec, fi)
+            hw = image.shape[:2]
+            lm = None if landmark is None else np.asarray(landmark, dtype=np.float32).copy()
+            image, mask, landmark = self.transform.resize(image, mask, lm)
+            self.cache.put(rel, image, mask, hw, stamp)
+            return image, mask, landmark
+        image, mask, hw = hit
+        landmark = None
+        if self.with_landmark:
+            lm = np.asarray(self._read_landmark(rec, fi), dtype=np.float32).copy()
+            landmark = scale_landmarks(lm, hw, self.transform.size)
+        return image, mask, landmark
+
+    def _read_landmark(self, rec: VideoRecord, fi: int) -> np.ndarray:
+        if not rec.landmarks:
+            raise FrameError(f"{rec.frames[fi]}: video {rec.key} has no landmark paths")
+        return self.reader.read_landmark(rec.landmarks[fi])
+
+    def _read(self, rec: VideoRecord, fi: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         image = self.reader.read_image(rec.frames[fi])
         mask = landmark = None
         if self.with_mask:
@@ -141,16 +172,14 @@ class DeepfakeDataset(Dataset):
                     f"but its frame {rec.frames[fi]} is {image.shape[1]}x{image.shape[0]}"
                 )
         if self.with_landmark:
-            if not rec.landmarks:
-                raise FrameError(f"{rec.frames[fi]}: video {rec.key} has no landmark paths")
-            landmark = self.reader.read_landmark(rec.landmarks[fi])
+            landmark = self._read_landmark(rec, fi)
         return image, mask, landmark
 
-    def __getitem__(self, index: int) -> dict | DroppedFrame:
+    def _load_or_drop(self, index: int) -> tuple | DroppedFrame:
         ri, fi = self.items[index]
         rec = self.records[ri]
         try:
-            image, mask, landmark = self._load(rec, fi)
+            return self._load(rec, fi)
         except FrameError as e:
             if self.bad_frame_policy == "drop":
                 log.warning("dropping frame of video %s: %s", rec.key, e)
@@ -159,6 +188,18 @@ class DeepfakeDataset(Dataset):
                 f"{e} (video {rec.key}). Re-run preprocessing for it, or set bad_frame_policy: drop "
                 "to skip bad frames (they are counted and reported)"
             ) from None
+
+    def warm(self, index: int) -> str | None:
+        """Read item `index` into the frame cache without transforming it; the reason if it is dropped."""
+        loaded = self._load_or_drop(index)
+        return loaded.reason if isinstance(loaded, DroppedFrame) else None
+
+    def __getitem__(self, index: int) -> dict | DroppedFrame:
+        loaded = self._load_or_drop(index)
+        if isinstance(loaded, DroppedFrame):
+            return loaded
+        image, mask, landmark = loaded
+        rec = self.records[self.items[index][0]]
         # Per-item generator drawn from the process RNG, which seed_everything / seed_worker seed.
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
         blended = self.sbi is not None and rec.label == 0 and rng.random() < self.sbi.prob

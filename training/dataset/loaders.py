@@ -7,7 +7,9 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from fbi_common.logging import get_logger
+from training.config.schema import ConfigError
 from training.dataset.dataset import DeepfakeDataset, collate_drop_none
+from training.dataset.frame_cache import FrameCache, open_frame_cache
 from training.dataset.index import SPLITS, build_index
 from training.dataset.readers import FileReader, LmdbReader
 from training.dataset.samplers import build_train_sampler
@@ -44,9 +46,11 @@ def _frame_num(cfg: dict, split: str) -> int | None:
 
 def build_transform(cfg: dict, split: str, input_spec: dict) -> FrameTransform:
     """Resize to `input_spec["size"]` (the model's, after `build.input_spec` applied the config's
-    `resolution`); augment only the train split. Normalisation is the model's (pixels stay uint8)."""
+    `resolution`); augment only the train split — in the workers, or with `augment_on: device` on the
+    training device (`to_device` applies the drawn operations). Normalisation is the model's."""
     augment = split == "train" and cfg.get("use_data_augmentation", False)
-    return FrameTransform(input_spec["size"], cfg.get("data_aug") if augment else None)
+    on_device = cfg.get("augment_on", "workers") == "device"
+    return FrameTransform(input_spec["size"], cfg.get("data_aug") if augment else None, on_device)
 
 
 def build_dataset(
@@ -89,8 +93,25 @@ def build_dataset(
         identity_rule=cfg.get("identity_rule", "target"),
         sbi=sbi,
     )
+    if cfg.get("frame_cache"):
+        ds.cache = _frame_cache(cfg, ds, names, split)
     log.info("%s", ds)
     return ds
+
+
+def _frame_cache(cfg: dict, ds: DeepfakeDataset, names: list[str], split: str) -> FrameCache:
+    """The dataset's table under `frame_cache` (training/dataset/frame_cache.py)."""
+    if ds.sbi is not None:
+        raise ConfigError(
+            "frame_cache: self-blended images (data_aug.sbi.enabled) are made from the full-resolution "
+            "crops and their landmarks, before the resize the cache stores; set frame_cache: null or "
+            "disable data_aug.sbi"
+        )
+    label = f"{'+'.join(names)}-{split}"
+    frames = ds.frames()
+    return open_frame_cache(
+        cfg["frame_cache"], label, frames, ds.transform.size, ds.with_mask, ds.reader.source, ds.reader.stamp
+    )
 
 
 def _self_blend(cfg: dict, split: str) -> SelfBlend | None:

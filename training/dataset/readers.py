@@ -43,6 +43,18 @@ def _frame_error(path: str, reason: str, missing: bool = False) -> FrameError:
     return (FrameNotFound if missing else FrameError)(f"{path}: {reason}")
 
 
+# OpenCV ≥ 4.10 decodes straight to RGB (no BGR→RGB pass); older versions decode BGR and convert.
+_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
+
+
+def decode_rgb(buf: np.ndarray) -> np.ndarray | None:
+    """Encoded image bytes (uint8 array) → (H, W, 3) uint8 RGB, or None if OpenCV cannot decode them."""
+    if _IMREAD_RGB is not None:
+        return cv2.imdecode(buf, _IMREAD_RGB)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def _why(buf: bytes) -> str:
     if not buf:
         return " (the file is empty: an interrupted write?)"
@@ -53,10 +65,10 @@ def _why(buf: bytes) -> str:
 
 def decode_image(buf: bytes, path: str) -> np.ndarray:
     """Encoded PNG/JPEG bytes → (H, W, 3) uint8 RGB."""
-    img = cv2.imdecode(np.frombuffer(buf, dtype=np.uint8), cv2.IMREAD_COLOR) if buf else None
+    img = decode_rgb(np.frombuffer(buf, dtype=np.uint8)) if buf else None
     if img is None:
         raise _frame_error(path, f"cv2 could not decode {len(buf)}-byte file{_why(buf)}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return img
 
 
 def decode_mask(buf: bytes, path: str) -> np.ndarray:
@@ -124,8 +136,25 @@ class FileReader:
     def read_landmark(self, rel: str) -> np.ndarray:
         return decode_landmark(self.read_bytes(rel), str(self.path_of(rel)))
 
+    @property
+    def source(self) -> str:
+        """What the frames are read from (part of a frame-cache table's identity)."""
+        return f"files:{self.rgb_dir}"
+
+    def stamp(self, rel: str) -> tuple[int, int]:
+        """(mtime_ns, size) of the frame's file, (0, -1) if it is missing (frame-cache freshness)."""
+        return _stamp(self.path_of(rel))
+
     def __repr__(self) -> str:
         return f"FileReader({self.rgb_dir})"
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return 0, -1
+    return int(st.st_mtime_ns), int(st.st_size)
 
 
 # One read-only handle per environment and process, shared by every LmdbReader: py-lmdb refuses
@@ -217,6 +246,15 @@ class LmdbReader:
 
     def read_landmark(self, rel: str) -> np.ndarray:
         return decode_landmark(self.read_bytes(rel), f"{self.env_path(rel)}[{rel}]")
+
+    @property
+    def source(self) -> str:
+        return f"lmdb:{self.lmdb_dir}"
+
+    def stamp(self, rel: str) -> tuple[int, int]:
+        """(mtime_ns, size) of the environment's data file: a rewritten LMDB makes its cached frames stale."""
+        path = self.env_path(rel)
+        return _stamp(path / "data.mdb" if path.is_dir() else path)
 
     def __repr__(self) -> str:
         return f"LmdbReader({self.lmdb_dir})"

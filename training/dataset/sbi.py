@@ -3,7 +3,9 @@ frame and its landmarks, so a detector can train on real videos only (`data_aug.
 
 Steps (paper §3): (1) source–target generator: the source is a copy of the frame with a colour
 mismatch (per-channel RGB shift, brightness/contrast), a frequency change (down- and up-sampling)
-and a small scale/translation; the target is the untouched frame; (2) mask generator: the convex
+and a small scale/translation (the authors' release: x ±3 %, y ±1.5 % of the crop, scale 0.95–1/0.95,
+on a face crop — a shift of the same fraction on a frame where the face is small shows as a double
+image); the target is the untouched frame; (2) mask generator: the convex
 hull of the landmarks, randomly deformed (a smooth elastic displacement field), then blurred twice
 with random Gaussian kernels and scaled by a blend ratio drawn from `blend_ratios`; (3) blending
 I = M·source + (1 − M)·target.
@@ -36,10 +38,17 @@ SBI_DEFAULTS: dict[str, Any] = {
     "deform_alpha": 0.03,
     "rgb_shift": 20,
     "brightness_contrast": 0.1,
-    "scale": [0.95, 1.05],
-    "shift": 0.03,
+    "scale": [0.95, 1.0526],  # 1/0.95
+    "shift": [0.03, 0.015],  # (x, y) fractions of the image side
     "sparse_hull_scale": 1.8,
 }
+
+
+def _xy(value: list[float]) -> tuple[float, float]:
+    """`shift` as (x, y) fractions of the image side."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"data_aug.sbi.shift={value} must be [x, y] (fractions of the image side)")
+    return float(value[0]), float(value[1])
 
 
 def _odd(k: float) -> int:
@@ -85,7 +94,8 @@ def _source(image: np.ndarray, cfg: dict, rng: np.random.Generator) -> np.ndarra
         small = cv2.resize(src, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
         src = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     s = rng.uniform(*cfg["scale"])
-    t = rng.uniform(-cfg["shift"], cfg["shift"], 2) * (w, h)
+    sx, sy = _xy(cfg["shift"])
+    t = rng.uniform(-1.0, 1.0, 2) * (sx * w, sy * h)
     m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), 0.0, s)
     m[:, 2] += t
     return cv2.warpAffine(src, m, (w, h), borderMode=cv2.BORDER_REFLECT101)
@@ -102,6 +112,7 @@ class SelfBlend:
         if not 0.0 <= float(self.cfg["prob"]) <= 1.0:
             raise ValueError(f"data_aug.sbi.prob={self.cfg['prob']} must be in [0, 1]")
         self.prob = float(self.cfg["prob"])
+        _xy(self.cfg["shift"])
 
     def mask(
         self, shape: tuple[int, int], landmark: np.ndarray, rng: np.random.Generator

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from training.config.merge import resolve_model
-from training.utils.pixels import to_unit
+from training.utils.pixels import normalize, to_unit
 
 
 class BaseDetector(nn.Module):
@@ -68,8 +68,7 @@ class BaseDetector(nn.Module):
 
     def normalize(self, images: Tensor) -> Tensor:
         """`(to_unit(images) − mean) / std` with this detector's mean/std (B×3×H×W, float)."""
-        x = to_unit(images)
-        return (x - self.pixel_mean.to(x.dtype)) / self.pixel_std.to(x.dtype)
+        return normalize(images, self.pixel_mean, self.pixel_std)
 
     @classmethod
     def from_config(cls, model_cfg: dict, data_info: dict) -> BaseDetector:

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "detect_upsample": [0, 1],
     "search_max_side": 0,  # second pass finds the faces the first missed: full-size picture,
     "search_upsample": [1],  # HOG's 80 px window / 2 = faces down to ~40 px
+    "search_min_score": 0.5,  # search-pass detections below this detector score are not faces
 }
 TRAINING_BOUND = ("detector", "landmark_model", "scale", "size", "image_format", "jpeg_quality",
                   "detect_max_side", "detect_upsample")  # fmt: skip
@@ -89,6 +90,7 @@ def build_pipeline(settings: dict[str, Any], engine: FaceEngine | None = None) -
             extra_passes=(
                 (int(settings["search_max_side"]), tuple(int(u) for u in settings["search_upsample"])),
             ),
+            search_min_score=float(settings["search_min_score"]),
         )
     return FacePipeline(engine, settings["size"], settings["scale"], "tracks")
 

@@ -37,6 +37,11 @@ def read_media(path: Path, num_frames: int) -> tuple[str, dict[int, np.ndarray]]
     """(kind, {frame index: BGR frame}); a video gives `num_frames` evenly spaced frames (preprocessing's
     `fixed_num_frames` rule). Raises MediaError naming the file and the reason."""
     if kind_of(path) == "image":
+        if path.stat().st_size and is_truncated(path):
+            raise MediaError(
+                f"{path}: the image file ends early (truncated download or copy; OpenCV would fill the "
+                "missing part with grey or fail); copy or export it again"
+            )
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is None:
             why = "empty file" if path.stat().st_size == 0 else "corrupt or not an image"
@@ -49,6 +54,25 @@ def read_media(path: Path, num_frames: int) -> tuple[str, dict[int, np.ndarray]]
     if not decoded.frames:
         raise MediaError(f"{path}: no frame could be decoded (corrupt or unsupported video)")
     return "video", decoded.frames
+
+
+def is_truncated(path: Path) -> bool:
+    """True when a JPEG or PNG lacks its end marker (JPEG EOI ``FF D9``, PNG ``IEND`` chunk).
+
+    OpenCV decodes such files with the missing rows grey and only prints a warning, so a cut-off
+    picture would otherwise be scored (or be "face-less") without a word. Other formats: False.
+    """
+    with open(path, "rb") as f:
+        head = f.read(8)
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - 4096))
+        tail = f.read().rstrip(b"\x00\r\n\t ")
+    if head[:3] == b"\xff\xd8\xff":
+        return b"\xff\xd9" not in tail[-1024:]
+    if head == b"\x89PNG\r\n\x1a\n":
+        return b"IEND" not in tail[-64:]
+    return False
 
 
 def as_bgr(array: np.ndarray) -> np.ndarray:

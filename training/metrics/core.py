@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from fbi_common.errors import DataError
 from fbi_common.logging import get_logger
 from training.config.choices import VIDEO_AGGS
+from training.metrics.ranking import Ranking, average_precision, factorize, roc_auc, roc_from_counts
 
 logger = get_logger("metrics")
 
@@ -56,26 +57,11 @@ def _validate(labels: Sequence | np.ndarray, probs: Sequence | np.ndarray) -> tu
     return y.astype(np.int64), p
 
 
-def _as_keys(keys: Sequence[str], n: int, what: str) -> np.ndarray:
-    """Validate a list of non-empty strings of length n (video keys / label names)."""
-    keys = list(keys)
-    if len(keys) != n:
-        raise DataError(f"{what} has {len(keys)} entries but there are {n} labels/probs")
-    for i, k in enumerate(keys):
-        if not isinstance(k, str) or not k:
-            raise DataError(f"{what}[{i}] = {k!r}: every entry must be a non-empty string")
-    return np.asarray(keys, dtype=str)
-
-
-def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted unique keys, index of each key's first sample, and each sample's group index."""
-    uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-    return uniq, first, inv.reshape(-1)
-
-
-def _per_group_constant(values: np.ndarray, uniq: np.ndarray, first: np.ndarray, inv: np.ndarray, what: str):
+def _per_group_constant(values: np.ndarray, uniq: np.ndarray, inv: np.ndarray, what: str):
     """The value of each group, raising with the group key when a group mixes values."""
-    per_group = values[first]
+    rep = np.empty(len(uniq), dtype=np.int64)
+    rep[inv] = np.arange(len(inv))  # some member of each group
+    per_group = values[rep]
     mismatch = values != per_group[inv]
     if mismatch.any():
         g = int(inv[np.flatnonzero(mismatch)[0]])
@@ -94,9 +80,13 @@ def aggregate_videos(
     if how not in VIDEO_AGGS:
         raise DataError(f"unknown video aggregation '{how}'; choose one of {list(VIDEO_AGGS)}")
     y, p = _validate(labels, probs)
-    keys = _as_keys(video_keys, len(y), "video_keys")
-    uniq, first, inv = _group(keys)
-    vy = _per_group_constant(y, uniq, first, inv, "label")
+    uniq, inv = factorize(video_keys, len(y), "video_keys")
+    return _aggregate(y, p, uniq, inv, how)
+
+
+def _aggregate(y: np.ndarray, p: np.ndarray, uniq: np.ndarray, inv: np.ndarray, how: str):
+    """`aggregate_videos` on validated arrays with the keys already factorised."""
+    vy = _per_group_constant(y, uniq, inv, "label")
     counts = np.bincount(inv, minlength=len(uniq))
     if how == "mean":
         vp = np.bincount(inv, weights=p, minlength=len(uniq)) / counts
@@ -146,8 +136,9 @@ def _one_class_note(y: np.ndarray, what: str) -> str | None:
     )
 
 
-def _binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float | None, level: str, notes: list) -> dict:
+def _binary_metrics(ranking: Ranking, threshold: float | None, level: str, notes: list) -> dict:
     """The six metrics of one level (frame or video), keys prefixed with the level name."""
+    y, p = ranking.y, ranking.p
     out = dict.fromkeys(_LEVEL_KEYS, NAN)
     out["acc"] = _accuracy(y, p, 0.5)
     if threshold is not None:
@@ -157,10 +148,11 @@ def _binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float | None, level
         logger.warning(note)
         notes.append(note)
     else:
-        fpr, tpr, _ = _full_roc(y, p)
-        out["auc"] = float(roc_auc_score(y, p))
+        fps, tps, _ = ranking.curve()
+        fpr, tpr = roc_from_counts(fps, tps)
+        out["auc"] = roc_auc(fps, tps)
         out["eer"] = _eer(fpr, tpr)
-        out["ap"] = float(average_precision_score(y, p))
+        out["ap"] = average_precision(fps, tps)
         out["tnr_at_tpr95"] = _tnr_at_tpr(fpr, tpr)
     return {f"{level}_{k}": v for k, v in out.items()}
 
@@ -186,24 +178,27 @@ def calibrate_threshold(
     return float(thr[1 + int(np.argmax(crit))])
 
 
-def _fake_vs_real_auc(y: np.ndarray, p: np.ndarray, mask: np.ndarray, what: str, notes: list) -> float:
+def _fake_vs_real_auc(ranking: Ranking, y: np.ndarray, mask: np.ndarray, what: str, notes: list) -> float:
     """AUC of the samples in ``mask`` (one fake label) against every real sample of the set."""
-    sel = mask | (y == 0)
-    if not (y[sel] == 0).any():
+    if not (y == 0).any():
         msg = f"{what}: no real samples in this set to compare against; AUC is undefined (n/a)"
         logger.warning(msg)
         notes.append(msg)
         return NAN
-    return float(roc_auc_score(y[sel], p[sel]))
+    fps, tps, _ = ranking.curve(keep=mask | (y == 0))
+    return roc_auc(fps, tps)
 
 
-def _per_label(frame: tuple, video: tuple, notes: list) -> dict:
-    """Per label name: counts, accuracies at 0.5 and, for fake names, AUC against all reals."""
-    y, p, names = frame
-    vy, vp, vnames = video
+def _per_label(frame: tuple, video: tuple, names: np.ndarray, notes: list) -> dict:
+    """Per label name: counts, accuracies at 0.5 and, for fake names, AUC against all reals.
+
+    `frame`/`video`: (Ranking, labels, probs, label-name codes into `names`), in sample order.
+    """
+    rank, y, p, codes = frame
+    vrank, vy, vp, vcodes = video
     out = {}
-    for name in sorted(set(names.tolist())):
-        m, vm = names == name, vnames == name
+    for c, name in enumerate(names.tolist()):
+        m, vm = codes == c, vcodes == c
         labels_here = np.unique(y[m])
         if len(labels_here) != 1:
             raise DataError(
@@ -217,8 +212,8 @@ def _per_label(frame: tuple, video: tuple, notes: list) -> dict:
             "video_acc": _accuracy(vy[vm], vp[vm], 0.5),
         }
         if entry["label"] == 1:
-            entry["frame_auc"] = _fake_vs_real_auc(y, p, m, f"per_label '{name}' frame level", notes)
-            entry["video_auc"] = _fake_vs_real_auc(vy, vp, vm, f"per_label '{name}' video level", notes)
+            entry["frame_auc"] = _fake_vs_real_auc(rank, y, m, f"per_label '{name}' frame level", notes)
+            entry["video_auc"] = _fake_vs_real_auc(vrank, vy, vm, f"per_label '{name}' video level", notes)
         out[name] = entry
     return out
 
@@ -239,8 +234,12 @@ def compute_metrics(
     ``*_acc_calibrated`` entries are NaN and ``notes`` says so.
     """
     y, p = _validate(labels, probs)
+    if video_agg not in VIDEO_AGGS:
+        raise DataError(f"unknown video aggregation '{video_agg}'; choose one of {list(VIDEO_AGGS)}")
     notes: list[str] = []
-    vkeys, vy, vp = aggregate_videos(video_keys, y, p, video_agg)
+    uniq, inv = factorize(video_keys, len(y), "video_keys")  # once: 1M key strings are the slow part
+    vkeys, vy, vp = _aggregate(y, p, uniq, inv, video_agg)
+    frame, video = Ranking(y, p), Ranking(vy, vp)
     if threshold is None:
         notes.append(
             "no calibrated threshold given: frame_acc_calibrated and video_acc_calibrated are undefined (n/a) "
@@ -249,8 +248,8 @@ def compute_metrics(
     else:
         threshold = float(threshold)
     out = {
-        **_binary_metrics(y, p, threshold, "frame", notes),
-        **_binary_metrics(vy, vp, threshold, "video", notes),
+        **_binary_metrics(frame, threshold, "frame", notes),
+        **_binary_metrics(video, threshold, "video", notes),
         "n_frames": len(y),
         "n_videos": len(vkeys),
         "threshold": threshold,
@@ -260,9 +259,8 @@ def compute_metrics(
         out["per_label"] = {}
         notes.append("no label names given: per_label breakdown is empty")
     else:
-        names = _as_keys(label_names, len(y), "label_names")
-        uniq, first, inv = _group(_as_keys(video_keys, len(y), "video_keys"))
-        vnames = _per_group_constant(names, uniq, first, inv, "label_name")
-        out["per_label"] = _per_label((y, p, names), (vy, vp, vnames), notes)
+        names, codes = factorize(label_names, len(y), "label_names")
+        vcodes = _per_group_constant(codes, uniq, inv, "label_name")
+        out["per_label"] = _per_label((frame, y, p, codes), (video, vy, vp, vcodes), names, notes)
     out["notes"] = notes
     return out

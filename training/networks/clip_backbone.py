@@ -21,6 +21,7 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.model import CLIPVisionCfg, _build_vision_tower, resize_pos_embed
 from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
 from open_clip.transformer import VisionTransformer
+from timm.models import clean_state_dict, load_state_dict
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
@@ -126,7 +127,7 @@ class ClipBackbone(nn.Module):
 
     def load_visual_weights(self, state_dict: dict[str, Tensor], source: str = "state dict") -> None:
         """Load a full open_clip/OpenAI state dict (keys `visual.*`) or a visual-only one, strictly."""
-        sd = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state_dict.items()}
+        sd = clean_state_dict(state_dict)  # timm's: strips DDP `module.` / torch.compile `_orig_mod.`
         if any(k.startswith("visual.") for k in sd):
             sd = {k[len("visual.") :]: v for k, v in sd.items() if k.startswith("visual.")}
         # open_clip's own helper resizes the positional grid when image_size differs from the weights
@@ -232,27 +233,22 @@ def _check_supported(arch: str, visual: nn.Module) -> None:
 
 # ---- weight files and hubs (shared with timm_backbone) -------------------------------------------
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """Tensors of a checkpoint file: safetensors, a `torch.save`d dict (`state_dict` key unwrapped,
-    loaded with weights_only=True) or an OpenAI TorchScript archive."""
+    """Tensors of a checkpoint file, wrapper prefixes removed: safetensors or a `torch.save`d dict
+    (`state_dict` / `model` key unwrapped, loaded with weights_only=True) through timm's
+    `load_state_dict`, or an OpenAI TorchScript archive (which neither timm nor torch.load reads with
+    weights_only)."""
     path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
-    if zipfile.is_zipfile(path):
+    if path.suffix != ".safetensors" and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             scripted = any("/code/" in n for n in zf.namelist())  # OpenAI's original .pt releases
         if scripted:
             with warnings.catch_warnings():  # torch.jit is deprecated, but these files are TorchScript
                 warnings.simplefilter("ignore", FutureWarning)
-                return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+                return clean_state_dict(dict(torch.jit.load(str(path), map_location="cpu").state_dict()))
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_state_dict(str(path), use_ema=False, device="cpu", weights_only=True)
     except Exception as e:
         raise RuntimeError(f"cannot read weights from {path}: {e}") from e
-    for key in ("state_dict", "model"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
     if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise RuntimeError(f"{path} does not hold a state dict (name → tensor)")
     return obj

@@ -65,7 +65,7 @@ class TimmBackbone(nn.Module):
 def _load_local(model: nn.Module, path: Path) -> None:
     """Load a local checkpoint strictly, minus the ImageNet classifier. Also reads Cadene/DeepfakeBench
     files (`xception-b5690688.pth` stores 1×1 pointwise kernels as 2-D matrices)."""
-    sd = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in read_state_dict(path).items()}
+    sd = read_state_dict(path)  # wrapper prefixes already removed (timm's clean_state_dict)
     own = model.state_dict()
     heads = tuple(f"{h}." for h in (model.pretrained_cfg.get("classifier"), "last_linear", "fc") if h)
     sd = {k: v for k, v in sd.items() if k in own or not k.startswith(heads)}

@@ -70,19 +70,22 @@ def input_spec(cfg: dict, model: nn.Module, saved: dict | None = None) -> dict[s
 
 def build_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
     """Optimiser over trainable parameters; 1-D tensors (norm affine params, biases) get no weight decay,
-    which matters for LN-tuning where almost every trainable parameter is a LayerNorm weight."""
+    which matters for LN-tuning where almost every trainable parameter is a LayerNorm weight.
+
+    The groups come from timm's `param_groups_weight_decay` (its rule is exactly ours: `ndim <= 1` or a
+    `.bias` name; frozen parameters skipped). The decayed group is put first, the order checkpoints
+    written before this change saved their optimiser state in, so they resume.
+    """
+    from timm.optim import param_groups_weight_decay
+
     kind = cfg["optimizer"]["type"]
     o = cfg["optimizer"][kind]
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    if not decay and not no_decay:
+    groups = param_groups_weight_decay(model, weight_decay=o["weight_decay"])
+    if not groups:
         raise ValueError(
             f"model '{cfg['model_name']}' has no trainable parameters; check model.tune in the detector YAML"
         )
-    groups = [{"params": decay, "weight_decay": o["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
+    groups.sort(key=lambda g: g["weight_decay"] == 0.0)  # stable: decayed group first
     if kind == "sgd":
         return torch.optim.SGD(groups, lr=o["lr"], momentum=o["momentum"])
     opt_cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
@@ -106,4 +109,10 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    """Move a batch's tensors to `device` (non-blocking from pinned memory), then apply the
+    augmentations its workers drew but left to the device (`augment_on: device`; a no-op otherwise),
+    as timm's PrefetchLoader does its device-side work."""
+    from training.dataset.device_aug import apply_device_ops
+
+    moved = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    return apply_device_ops(moved)

@@ -18,3 +18,14 @@ def to_unit(x: Tensor) -> Tensor:
     if not x.is_floating_point():
         raise TypeError(f"pixels must be uint8 (0–255) or floating point in [0, 1]; got {x.dtype}")
     return x
+
+
+def normalize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """`(to_unit(x) − mean) / std`; `mean`/`std` broadcast against B×3×H×W (e.g. 1×3×1×1 buffers)."""
+    if x.dtype == torch.uint8:
+        # in place on the one fresh float buffer: the same float32 operations as out of place (the
+        # same values), without allocating (and page-faulting) three more B×3×S×S tensors on CPUs
+        y = x.to(torch.float32).div_(255.0)
+        return y.sub_(mean.to(y.dtype)).div_(std.to(y.dtype))
+    x = to_unit(x)
+    return (x - mean.to(x.dtype)) / std.to(x.dtype)

@@ -13,6 +13,9 @@ from fbi_common.media import is_video
 # Entry.split of a video without an official split that rearrange assigns, together with the others,
 # by a seeded, identity-disjoint split stratified by class (splits.stratified_split).
 SEEDED = "seeded"
+# Entry.split of a training video of a dataset with an official test but no val split: rearrange holds
+# a seeded validation share out of these (`val_fraction`), identity-disjoint and stratified by class.
+HOLDOUT = "holdout"
 
 
 class LayoutError(DataError):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..splits import holdout_val
-from .base import Adapter, Entry, LayoutError, VideoJob, find_videos, job_for
+from .base import HOLDOUT, Adapter, Entry, LayoutError, VideoJob, find_videos, job_for
 
 REAL = ("Celeb-real", "YouTube-real")
 FAKE = ("Celeb-synthesis",)
@@ -60,5 +59,5 @@ class CelebDFAdapter(Adapter):
         if f"{out_dir}/{video}" in meta["test"]:
             split = "test"
         else:
-            split = holdout_val(group, meta["seed"], meta["val_fraction"])
+            split = HOLDOUT  # train or a seeded val share, stratified by rearrange
         return Entry(label=label, json_names=(self.name,), split=split, key=video, group=group)

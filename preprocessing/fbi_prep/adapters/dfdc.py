@@ -7,8 +7,7 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..splits import holdout_val
-from .base import Adapter, Entry, LayoutError, VideoJob, find_videos, job_for
+from .base import HOLDOUT, Adapter, Entry, LayoutError, VideoJob, find_videos, job_for
 
 
 def _read_json(path: Path) -> dict:
@@ -63,7 +62,7 @@ class DFDCAdapter(Adapter):
             return None
         label, split = hit
         if split == "train":
-            split = holdout_val(video, meta["seed"], meta["val_fraction"])
+            split = HOLDOUT  # train or a seeded val share, stratified by rearrange
         return Entry(label=label, json_names=(self.name,), split=split, key=video)
 
 
@@ -108,5 +107,5 @@ class DFDCPAdapter(Adapter):
         # Preview ids look like "1224068_A_001": the first field is the source identity.
         group = video.split("_")[0]
         if split == "train":
-            split = holdout_val(group, meta["seed"], meta["val_fraction"])
+            split = HOLDOUT  # train or a seeded val share, stratified by rearrange
         return Entry(label=label, json_names=(self.name,), split=split, key=video, group=group)

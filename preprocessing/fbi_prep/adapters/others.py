@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..splits import holdout_val, seeded_split
-from .base import Adapter, Entry, LayoutError, VideoJob, find_videos, job_for
+from ..splits import seeded_split
+from .base import HOLDOUT, Adapter, Entry, LayoutError, VideoJob, find_videos, job_for
 
 SPLITS = ("train", "val", "test")
 
@@ -99,7 +99,7 @@ class FolderLabelAdapter(Adapter):
         split = next((p for p in parts if p in SPLITS), None)
         group = self.group_of(video)
         if split == "train" and not meta["has_val"]:
-            split = holdout_val(group, meta["seed"], meta["val_fraction"])
+            split = HOLDOUT  # train or a seeded val share, stratified by rearrange
         return Entry(label, (self.name,), split, key=video, group=group)
 
 

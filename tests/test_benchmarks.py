@@ -1,0 +1,38 @@
+"""The data-path benchmarks run end to end on tiny inputs and refuse bad ones (exit 2, one error: line)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_crops_then_loader_benchmark_both_modes(tmp_path):
+    out = tmp_path / "crops"
+    p = _run(
+        "benchmarks/make_bench_crops.py", "--out", str(out), "--videos", "10", "--frames", "2", "--size", "48"
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert (out / "dataset_json" / "Celeb-DF-v2.json").is_file() and str(out) in p.stdout
+    args = ["--dataset", "Celeb-DF-v2", "--dataset_json_folder", str(out / "dataset_json"), "--rgb_dir"]
+    p = _run("benchmarks/bench_loader.py", *args, str(out / "rgb"), "--size", "32", "--batch", "4",
+             "--workers", "0", "--batches", "2", "--rounds", "1", "--mode", "both", "--profile")  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    for name in ("ours_loader_fps", "reference_loader_fps", "loader_speedup"):
+        assert f"RESULT {name} " in p.stdout
+    assert "ms/frame" in p.stdout
+    bad = _run("benchmarks/bench_loader.py", *args, str(out / "rgb"), "--lmdb")
+    assert bad.returncode == 2 and "--lmdb needs --lmdb_dir" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_metrics_benchmark_agrees_with_scikit_learn():
+    p = _run("benchmarks/bench_metrics.py", "--frames", "3000", "--repeats", "1")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "RESULT metrics_seconds " in p.stdout and "RESULT metrics_speedup " in p.stdout
+    bad = _run("benchmarks/bench_metrics.py", "--frames", "5")
+    assert bad.returncode == 2 and "error:" in bad.stderr and "Traceback" not in bad.stderr
