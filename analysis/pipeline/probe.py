@@ -55,7 +55,8 @@ def grouped_folds(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) index pairs, stratified by ``y`` and never splitting a group (video)."""
     n_groups = len(np.unique(groups))
-    k = max(2, min(folds, n_groups))
+    # StratifiedGroupKFold refuses more folds than the largest class has samples (tiny sets)
+    k = max(2, min(folds, n_groups, max(Counter(y.tolist()).values())))
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y, groups))
 
