@@ -38,6 +38,10 @@ def prediction_files(inputs: list[str | Path]) -> list[tuple[str, Path]]:
     out = []
     for item in inputs:
         p = input_path(item)
+        if not p.exists():
+            raise AnalysisError(
+                f"{p} does not exist; pass a predictions.csv, a run folder or a test.py --out folder"
+            )
         if p.is_file():
             parents = p.parents
             out.append((f"{parents[2].name}/{parents[0].name}" if len(parents) > 3 else parents[0].name, p))

@@ -6,7 +6,7 @@
 The chain: data → train the detectors and the ablations (train.py, one run per model × seed; finished runs
 are skipped, interrupted ones resumed) → test on every test set → cross-domain results table with
 video-bootstrap CIs and paired tests vs FBI-CLIP → ablation table → robustness (both protocols) of
-FBI-CLIP and the CLIP baseline → cost table → identity probe of every FBI-CLIP variant → figures (data previews, ROC, robustness; plus every
+FBI-CLIP and the CLIP baseline → cost table → figures (data previews, ROC, robustness; plus every
 interpretability tool of analysis/ that exists) → `report.md` with every table and figure, and the
 CSV/LaTeX files under `tables/`. Re-running the command continues where it stopped. `demo` runs on the
 embedded FBI-Demo / FBI-Demo-X data (tiny ViTs from scratch, one seed by default); `ffpp` trains on FF++
@@ -95,7 +95,7 @@ def available_sets(names: list[str], opts: list[str]) -> tuple[list[str], list[s
 
 def plan(recipe: Recipe, out: Path, seeds: list[int], tests: list[str], opts: list[str]) -> list[tuple]:
     """(model, Run) for every model × seed of the recipe."""
-    return [(m, Run(f"{m.key}_s{s}", m.label, find_yaml(m.yaml), s, out / "runs", recipe.train, tests, list(opts)))
+    return [(m, Run(f"{m.key}_s{s}", m.label, find_yaml(m.yaml), s, out / "runs", recipe.train, tests, [*m.opts, *opts]))
             for m in recipe.models for s in seeds]  # fmt: skip
 
 

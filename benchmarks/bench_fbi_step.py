@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import training.detectors  # noqa: E402,F401  (fills the registry)
-from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.cli import positive_int, run_cli  # noqa: E402
 from fbi_common.paths import REPO_ROOT  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.registry import DETECTORS  # noqa: E402
@@ -156,10 +156,10 @@ def report(label: str, res: dict[str, dict[str, float]], branches: dict[str, flo
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reps-tiny", type=int, default=20)
-    ap.add_argument("--reps-b16", type=int, default=6)
-    ap.add_argument("--batch-tiny", type=int, default=32)
-    ap.add_argument("--batch-b16", type=int, default=2)
+    ap.add_argument("--reps-tiny", type=positive_int, default=20)
+    ap.add_argument("--reps-b16", type=positive_int, default=6)
+    ap.add_argument("--batch-tiny", type=positive_int, default=32)
+    ap.add_argument("--batch-b16", type=positive_int, default=2)
     ap.add_argument("--skip-b16", action="store_true")
     ap.add_argument(
         "--threads",

@@ -2,12 +2,16 @@
 
     python benchmarks/bench_loader.py --dataset NAME --dataset_json_folder DIR --rgb_dir DIR
         [--lmdb --lmdb_dir DIR] [--batch 32] [--workers 2] [--batches 20] [--no-aug] [--size 224]
-        [--mode ours|reference|both] [--rounds 3] [--profile]
+        [--mode ours|reference|both] [--rounds 3] [--profile] [--frame_cache auto|none|DIR]
 
 Measures decoded, augmented (train split, `data_aug` of training/config/defaults.yaml unless
 --no-aug) and mean/std-normalised batches **on the training device** per second, after 2 warm-up
 batches: ours is `build_dataset` + `build_loader` (uint8 batches) then `to_device` + the detector's
-normalisation on the device; the reference (benchmarks/reference_loader.py, written here) does
+normalisation on the device. Ours reads through the decoded-frame cache (`frame_cache`,
+training/dataset/frame_cache.py; `--frame_cache auto`: a folder in the system temp dir, DIR: yours,
+none: decode every read): before the first timed round every frame not cached yet is decoded and
+resized once with the same workers, and that build — the cost of training's first epoch — is timed
+and printed on its own (`cache build`), not mixed into the rates. The reference (benchmarks/reference_loader.py, written here) does
 DeepfakeBench's per-sample steps and normalises in the workers. Both read the same frames with the
 same workers, batch size, shuffling and prefetching. `--mode both` runs them interleaved
 (A B A B ..., `--rounds` each) and reports medians and the spread. `--profile` adds a one-process
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +59,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="rounds per loader (interleaved with --mode both)")
     p.add_argument("--profile", action="store_true", help="also time each step per frame in one process")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument(
+        "--frame_cache",
+        default="auto",
+        help="ours: decoded-frame cache folder (auto: <temp dir>/fbi_bench_frame_cache; none: decode every read)",
+    )
     args = p.parse_args(argv)
     if args.lmdb and not args.lmdb_dir:
         p.error("--lmdb needs --lmdb_dir")
@@ -75,8 +85,17 @@ def bench_config(args: argparse.Namespace) -> dict:
         workers=args.workers,
         train_batchSize=args.batch,
         use_data_augmentation=bool(args.aug),
+        frame_cache=frame_cache_dir(args),
     )
     return cfg
+
+
+def frame_cache_dir(args: argparse.Namespace) -> str | None:
+    if args.frame_cache == "none":
+        return None
+    if args.frame_cache == "auto":
+        return str(Path(tempfile.gettempdir()) / "fbi_bench_frame_cache")
+    return str(resolve_path(args.frame_cache))
 
 
 def ours(cfg: dict, args: argparse.Namespace, device: torch.device):
@@ -87,6 +106,18 @@ def ours(cfg: dict, args: argparse.Namespace, device: torch.device):
 
     spec = {"size": args.size, "mean": CLIP_MEAN, "std": CLIP_STD}
     ds = build_dataset(cfg, "train", [args.dataset], spec)
+    if ds.cache is not None and ds.cache.filled() < ds.cache.n:
+        from training.dataset.frame_cache import fill_cache
+
+        before, t0 = ds.cache.filled(), time.perf_counter()
+        fill_cache(ds, args.workers, desc="cache build")
+        dt = time.perf_counter() - t0
+        print(
+            f"cache build: {ds.cache.filled() - before} frames decoded and stored in {dt:.1f} s "
+            f"({(ds.cache.filled() - before) / dt:.0f} frames/s with {args.workers} workers; "
+            f"{ds.cache.n * args.size * args.size * 3 / 2**20:.0f} MiB at {ds.cache.path})",
+            flush=True,
+        )
     loader = build_loader(ds, cfg, train=True, distributed=False)
     mean = torch.tensor(CLIP_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)

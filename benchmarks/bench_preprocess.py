@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.cli import positive_int, run_cli  # noqa: E402
 from fbi_common.face import FaceEngine  # noqa: E402
 from fbi_common.video import decode_selected  # noqa: E402
 from preprocessing.fbi_prep import synthetic  # noqa: E402
@@ -49,9 +49,9 @@ def best_of(fn, repeats: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--frames", type=int, default=300, help="video length")
-    ap.add_argument("--num_frames", type=int, default=32, help="frames kept per video")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--frames", type=positive_int, default=300, help="video length")
+    ap.add_argument("--num_frames", type=positive_int, default=32, help="frames kept per video")
+    ap.add_argument("--repeats", type=positive_int, default=3)
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     tmp = Path(tempfile.mkdtemp(prefix="bench_prep_"))

@@ -6,21 +6,39 @@
 `--debug` anywhere on the command line (removed before `main` sees it) or `FBI_DEBUG=1` in the
 environment shows the full traceback instead. Errors raised inside DataLoader worker processes reach
 the user as their original message, not PyTorch's "Caught X in DataLoader worker process 0" wrapper.
-Ctrl-C that nothing handled prints `interrupted` and exits with 130.
+Ctrl-C that nothing handled prints `interrupted` and exits with 130; a run that handled it (the
+trainer saves its state first) raises `Stopped`, printed as `stopped: <message>` with its exit code.
 """
 
 from __future__ import annotations
 
+import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable
 
-from fbi_common.errors import FBIError
+from fbi_common.errors import FBIError, Stopped
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "FBI_DEBUG"
 EXIT_USAGE = 2
 _WORKER_MARK = "Original Traceback (most recent call last):"
+# A missing file, a folder where a file was expected, no permission: the user's environment, not a bug.
+USER_OS_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+# Disk full, quota, read-only file system: also the environment (the message names the file and the fix).
+_USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def positive_int(text: str) -> int:
+    """argparse `type=` for counts that must be ≥ 1 (repeats, frames, batch sizes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {value}")
+    return value
 
 
 def debug_requested(argv: list[str] | None = None) -> bool:
@@ -36,10 +54,21 @@ def error_message(exc: BaseException) -> str:
         last = tail[-1].strip() if tail else text
         name, sep, rest = last.partition(": ")
         text = rest if sep and name.replace(".", "").replace("_", "").isalnum() else last
-    if isinstance(exc, FBIError) or _is_wrapped_fbi(exc):
+    if isinstance(exc, OSError) and not isinstance(exc, FBIError) and exc.errno in _USER_ERRNOS:
+        return _os_error_text(exc)
+    if isinstance(exc, (FBIError, *USER_OS_ERRORS)) or _is_wrapped_fbi(exc):
         return text.strip() or type(exc).__name__  # may list several problems, one per line
     text = " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
     return f"{type(exc).__name__}: {text} (unexpected; rerun with {DEBUG_FLAG} for the traceback)"
+
+
+def _os_error_text(exc: OSError) -> str:
+    """`<file>: <reason> (<what to do>)` for a disk-full / read-only / permission OSError."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}{reason} (free disk space or quota, or write somewhere else, and run again)"
+    return f"{where}{reason} (the folder is read-only or not writable for you; pick a writable one)"
 
 
 def _is_wrapped_fbi(exc: BaseException) -> bool:
@@ -56,6 +85,10 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         code = main(argv)
     except SystemExit:
         raise
+    except Stopped as exc:
+        if int(os.environ.get("RANK", 0)) == 0:  # one line per run, not per process
+            print(f"stopped: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         if debug:
             raise

@@ -14,3 +14,15 @@ class FBIError(Exception):
 
 class DataError(FBIError, ValueError):
     """A dataset index, JSON or folder that cannot be used as it is."""
+
+
+class Stopped(FBIError):
+    """The user stopped the run (Ctrl-C / SIGTERM) and its state was saved.
+
+    `run_cli` prints `stopped: <message>` (on rank 0 only under torchrun) and exits with `exit_code`
+    (128 + the signal number, the shell's convention).
+    """
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

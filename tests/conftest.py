@@ -24,6 +24,25 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True)
+def _restore_project_logger():
+    """A CLI run in-process (`run_cli(main)`) calls setup_logging(), whose console handler holds the
+    test's captured stderr; restore the project logger afterwards so a later test never logs into a
+    closed capture stream ("--- Logging error ---" on its stderr)."""
+    import logging
+
+    logger = logging.getLogger("fbi")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    for h in list(logger.handlers):
+        if h not in saved[0]:
+            logger.removeHandler(h)
+            h.close()
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+
+
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> dict[str, Path]:
     """The FBI-Demo dataset (1 video x 2 frames per identity and class, 32 px), built once per session."""
@@ -62,3 +81,12 @@ def fbi_log(caplog):
     logger.addHandler(caplog.handler)
     yield caplog
     logger.removeHandler(caplog.handler)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (several test suites may share the machine)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

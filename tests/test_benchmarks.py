@@ -21,11 +21,14 @@ def test_crops_then_loader_benchmark_both_modes(tmp_path):
     assert (out / "dataset_json" / "Celeb-DF-v2.json").is_file() and str(out) in p.stdout
     args = ["--dataset", "Celeb-DF-v2", "--dataset_json_folder", str(out / "dataset_json"), "--rgb_dir"]
     p = _run("benchmarks/bench_loader.py", *args, str(out / "rgb"), "--size", "32", "--batch", "4",
-             "--workers", "0", "--batches", "2", "--rounds", "1", "--mode", "both", "--profile")  # fmt: skip
+             "--workers", "0", "--batches", "2", "--rounds", "1", "--mode", "both", "--profile",
+             "--frame_cache", str(tmp_path / "fc"))  # fmt: skip
     assert p.returncode == 0, p.stderr[-3000:]
     for name in ("ours_loader_fps", "reference_loader_fps", "loader_speedup"):
         assert f"RESULT {name} " in p.stdout
-    assert "ms/frame" in p.stdout
+    assert "ms/frame" in p.stdout and "ours, frame cache:" in p.stdout
+    assert p.stdout.count("cache build: 32 frames decoded and stored") == 1  # the training frames, once
+    assert len([d for d in (tmp_path / "fc").iterdir() if d.is_dir()]) == 1
     bad = _run("benchmarks/bench_loader.py", *args, str(out / "rgb"), "--lmdb")
     assert bad.returncode == 2 and "--lmdb needs --lmdb_dir" in bad.stderr and "Traceback" not in bad.stderr
 
@@ -36,3 +39,14 @@ def test_metrics_benchmark_agrees_with_scikit_learn():
     assert "RESULT metrics_seconds " in p.stdout and "RESULT metrics_speedup " in p.stdout
     bad = _run("benchmarks/bench_metrics.py", "--frames", "5")
     assert bad.returncode == 2 and "error:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_step_benchmark_prints_every_row():
+    p = _run("benchmarks/bench_step.py", "--models", "clip_lp", "clip_ln", "--batch", "2", "--reps", "1",
+             "--options", "channels_last", "fused_adamw", "grad_ckpt", "--clock", "cpu")  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    for row in ("clip_lp   plain", "clip_ln   fused_adamw", "clip_ln   grad_ckpt"):
+        assert row in p.stdout
+    assert "RESULT step_clip_ln_train_img_s " in p.stdout and "RESULT step_clip_lp_eval_img_s " in p.stdout
+    bad = _run("benchmarks/bench_step.py", "--batch", "1")
+    assert bad.returncode == 2 and "--batch must be >= 2" in bad.stderr and "Traceback" not in bad.stderr

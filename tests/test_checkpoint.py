@@ -92,3 +92,48 @@ def test_mismatched_architecture_names_keys(tmp_path):
     torch.save(_net().state_dict(), tmp_path / "w.pth")
     with pytest.raises(CheckpointError, match="missing keys"):
         load_model_weights(nn.Sequential(nn.Linear(4, 3)), load_checkpoint(tmp_path / "w.pth"))
+
+
+def test_unsafe_pickle_says_so_and_truncation_says_truncated(tmp_path):
+    torch.save({"model": _Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(CheckpointError, match="contains Python objects.*refused for safety") as e:
+        load_checkpoint(tmp_path / "evil.pth")
+    assert "truncated" not in str(e.value)
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(tmp_path / "empty.pth")
+
+
+def test_failed_write_names_the_path_and_keeps_the_old_file(tmp_path, monkeypatch):
+    from fbi_common.io import WriteError
+
+    path = save_checkpoint(tmp_path / "ckpt" / "last.pth", {"epoch": 1})
+
+    def disk_full(obj, f, *a, **k):
+        f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(WriteError, match=r"last\.pth.*No space left on device"):
+        save_checkpoint(path, {"epoch": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1, "the previous checkpoint was damaged"
+    assert not list(path.parent.glob(".*.tmp")), "the temp file of the failed write was left behind"
+
+
+def test_stale_temp_files_of_an_interrupted_write_are_removed(tmp_path):
+    from training.trainer.checkpoint import clean_checkpoint_folder
+
+    save_checkpoint(tmp_path / "last.pth", {"epoch": 1})
+    stale = tmp_path / ".last.pth.abc123.tmp"  # what a kill -9 during torch.save leaves
+    stale.write_bytes(b"half a checkpoint")
+    clean_checkpoint_folder(tmp_path)
+    assert not stale.exists() and (tmp_path / "last.pth").is_file()
+
+
+def test_shape_mismatch_is_a_checkpoint_error(tmp_path):
+    torch.save(
+        nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.Linear(5, 2)).state_dict(), tmp_path / "w.pth"
+    )
+    with pytest.raises(CheckpointError, match="does not fit the model"):
+        load_model_weights(_net(), load_checkpoint(tmp_path / "w.pth"))

@@ -118,7 +118,7 @@ def test_demo_output_json_per_face_per_frame_and_per_file_errors(ckpt, ckpt2, tm
     nf = res["noface.mp4"]
     assert nf["verdict"] == "error" and "no face" in nf["error"] and all(f["no_face"] for f in nf["frames"])
     assert res["notes.mp4"]["verdict"] == "error" and "cannot open" in res["notes.mp4"]["error"]
-    assert res["corrupt.jpg"]["verdict"] == "error" and "could not decode" in res["corrupt.jpg"]["error"]
+    assert res["corrupt.jpg"]["verdict"] == "error" and "ends early" in res["corrupt.jpg"]["error"]
     csv_text = (out / "scores.csv").read_text()
     assert csv_text.count("\n") == 7 and (out / "result.json").is_file()
     assert (out / "group_scored.png").is_file() and (out / "swap_scored.png").is_file()

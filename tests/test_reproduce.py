@@ -83,3 +83,18 @@ def test_ffpp_dry_run_lists_plan_and_missing_sets(tmp_path, capsys) -> None:
 def test_bad_models_flag(tmp_path, capsys) -> None:
     code, _, err = _main(["--recipe", "demo", "--models", "clip", "--out", str(tmp_path)], capsys)
     assert code == 2 and err.startswith("error: ") and "fbi_clip" in err
+
+
+def test_demo_recipe_shortens_the_fbi_clip_family(tmp_path, capsys) -> None:
+    """The demo's time budget: the FBI-CLIP runs train 10 epochs, CLIP its YAML's; the command line still wins."""
+    code, out, err = _main(
+        ["--recipe", "demo", "--dry-run", "--out", str(tmp_path), "--opts", "workers=0"], capsys
+    )
+    assert code == 0, err
+    trains = [line for line in out.splitlines() if "training/train.py" in line]
+    fbi = [line for line in trains if "fbi_clip_demo" in line]
+    assert len(trains) == 6 and len(fbi) == 5 and all(" nEpochs=10 " in f"{line} " for line in fbi), trains
+    assert all(line.index("nEpochs=10") < line.index("workers=0") for line in fbi)
+    assert "nEpochs" not in next(
+        line for line in trains if "clip_demo.yaml" in line and "fbi_clip" not in line
+    )

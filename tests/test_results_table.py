@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -230,6 +231,19 @@ def test_outputs_markdown_latex_and_matrix(table) -> None:
     tex = (out / "results_video_auc.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "$\\pm$" in tex
     assert f"wrote {out.resolve() / 'results.csv'}" in table["stdout"]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_every_latex_table_compiles_in_a_booktabs_preamble(table, tmp_path) -> None:
+    """Each .tex is a table float a paper can \\input: the lot compiles under a plain booktabs preamble."""
+    texs = sorted(table["out"].glob("*.tex"))
+    assert len(texs) >= 3
+    body = "".join(f"\\input{{{t.resolve().as_posix()}}}\n" for t in texs)
+    doc = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" + body + "\\end{document}\n"
+    (tmp_path / "doc.tex").write_text(doc)
+    p = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert p.returncode == 0 and (tmp_path / "doc.pdf").is_file(), p.stdout[-2000:]
 
 
 def test_bad_inputs_exit_2_with_one_error_line(tmp_path, runs, capsys) -> None:

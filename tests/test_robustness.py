@@ -153,7 +153,7 @@ def test_clean_equals_test_py_and_perturbed_differs(tiny_run, demo_data, tmp_pat
 
 
 @pytest.mark.slow
-def test_bad_flags_exit_2(tiny_run, capsys) -> None:
+def test_bad_flags_exit_2(tiny_run, tmp_path, capsys) -> None:
     ckpt = str(tiny_run / "ckpt" / "best.pth")
     for extra in (["--types", "XYZ"], ["--levels", "0"]):
         code, _, err = _main(
@@ -161,8 +161,10 @@ def test_bad_flags_exit_2(tiny_run, capsys) -> None:
         )
         assert code == 2 and err.startswith("error: ") and "Traceback" not in err, err
     code, _, err = _main(
-        "training.robustness", ["--detector_path", YAML, "--weights_path", "/nope.pth"], capsys
-    )
+        "training.robustness",
+        ["--detector_path", YAML, "--weights_path", "/nope.pth", "--out", str(tmp_path / "r")],
+        capsys,
+    )  # --out: the default folder would be created in the repo's logs/
     assert code == 2 and "nope.pth" in err
 
 

@@ -108,8 +108,9 @@ def _fails(main, argv: list[str], capsys) -> str:
     with pytest.raises(SystemExit) as e:
         run_cli(main, argv)
     err = capsys.readouterr().err
-    assert e.value.code == 2 and err.startswith("error: ") and "Traceback" not in err, err
-    return err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert e.value.code == 2 and len(errors) == 1 and "Traceback" not in err, err
+    return err[err.index(errors[0]) :]
 
 
 def test_bad_inputs_give_one_error_line(fbi_run, tmp_path, capsys):

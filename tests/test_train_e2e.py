@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO, tiny_opts
+from tests.conftest import REPO, free_port, tiny_opts
 
 DEMO_YAML = "training/config/detector/clip_demo.yaml"
 METRIC_KEYS = {
@@ -159,7 +159,7 @@ def test_two_process_ddp_matches_single_process_prediction_set(trained_run, demo
             **os.environ,
             "OMP_NUM_THREADS": "1",
             "NGPU": "2",
-            "MASTER_PORT": "29641",
+            "MASTER_PORT": str(free_port()),
             "PYTHON": sys.executable,
         },
     )
@@ -331,3 +331,28 @@ def test_kill_9_mid_epoch_then_resume_continues_inside_the_epoch(demo_data, tmp_
     log = (tmp_path / "mid" / "log.txt").read_text()
     assert f"skipping its first {killed['epoch_batches']} batches" in log
     assert (tmp_path / "mid" / "test" / "results.json").is_file()
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_the_current_step_and_prints_the_resume_command(demo_data, tmp_path):
+    opts = tiny_opts(demo_data, tmp_path, "ctrlc", train_batchSize=8, nEpochs=2, ckpt_every_steps=1)
+    proc = subprocess.Popen([sys.executable, "training/train.py", "--detector_path", DEMO_YAML, "--opts", *opts],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    last = tmp_path / "ctrlc" / "ckpt" / "last.pth"
+    deadline = time.time() + 300
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    stops = [line for line in err.splitlines() if line.startswith("stopped:")]
+    assert len(stops) == 1 and "Traceback" not in err, err[-3000:]
+    saved = torch.load(last, map_location="cpu", weights_only=True)
+    assert f"step {saved['step']}:" in stops[0] and 0 < saved["step"] < 60, stops[0]
+    command = stops[0].split("resume with: ", 1)[1].split()
+    assert command[0] == "python" and command[-2:] == ["--resume", str(tmp_path / "ctrlc")]
+    _run(command[1:])  # the printed command, as is (from the repo root here; it works from anywhere)
+    final = torch.load(last, map_location="cpu", weights_only=True)
+    assert final["step"] == 60 and final["epoch"] == 2  # 240 frames / batch 8 = 30 steps per epoch
+    assert (tmp_path / "ctrlc" / "test" / "results.json").is_file()

@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.errors import FBIError  # noqa: E402
 from fbi_common.logging import get_logger, setup_logging  # noqa: E402
 from training.dataset.demo_data import DEMO_DATASETS, build_demo_dataset, save_preview  # noqa: E402
 
@@ -45,17 +46,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     setup_logging()
     for dataset in args.dataset:
-        json_path = build_demo_dataset(
-            args.rgb_dir,
-            args.json_folder,
-            size=args.size,
-            videos_per_class=args.videos_per_class,
-            frames_per_video=args.frames_per_video,
-            split=tuple(args.split),
-            seed=args.seed,
-            overwrite=args.overwrite,
-            dataset=dataset,
-        )
+        try:
+            json_path = build_demo_dataset(
+                args.rgb_dir,
+                args.json_folder,
+                size=args.size,
+                videos_per_class=args.videos_per_class,
+                frames_per_video=args.frames_per_video,
+                split=tuple(args.split),
+                seed=args.seed,
+                overwrite=args.overwrite,
+                dataset=dataset,
+            )
+        except ValueError as e:  # the builder's checks of these flags
+            raise FBIError(f"{e} (see --help for the flags)") from e
         print(json_path)
         if args.preview:
             out = Path(args.preview)

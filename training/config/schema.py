@@ -52,6 +52,24 @@ NULLABLE_KINDS: dict[str, Any] = {
     "frame_cache": "",
 }
 
+# Smallest allowed value of numeric keys (a batch of 0, 0 epochs or 0 frames per video cannot run).
+MINIMUMS: dict[str, int | float] = {
+    "train_batchSize": 1,
+    "test_batchSize": 1,
+    "nEpochs": 1,
+    "max_steps": 1,
+    "frame_num.train": 1,
+    "frame_num.val": 1,
+    "frame_num.test": 1,
+    "accum_steps": 1,
+    "save_epoch": 1,
+    "rec_iter": 1,
+    "workers": 0,
+    "ckpt_every_steps": 0,
+    "grad_clip": 0,
+    "warmup_epochs": 0,
+}
+
 # Mappings whose keys users choose (their own label names): only the values are checked.
 FREE_MAPPINGS: dict[str, tuple[int, ...]] = {"label_dict": (0, 1)}
 
@@ -217,6 +235,8 @@ def check_value(
         return check_layer(value, default, source, problems, prefix=f"{path}.")
     if isinstance(default, list):
         return _check_list(value, default, path, source, problems)
+    if path in MINIMUMS and value < MINIMUMS[path]:
+        problems.append(f"'{path}' in {source}: {value} is too small; it must be ≥ {MINIMUMS[path]}")
     if isinstance(default, float):
         return float(value)
     return value

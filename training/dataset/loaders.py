@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import cv2
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
@@ -53,6 +55,11 @@ def build_transform(cfg: dict, split: str, input_spec: dict) -> FrameTransform:
     return FrameTransform(input_spec["size"], cfg.get("data_aug") if augment else None, on_device)
 
 
+def build_reader(cfg: dict) -> FileReader | LmdbReader:
+    """`LmdbReader(lmdb_dir)` when `lmdb` is on, else `FileReader(rgb_dir)`."""
+    return LmdbReader(cfg["lmdb_dir"]) if cfg.get("lmdb") else FileReader(cfg["rgb_dir"])
+
+
 def build_dataset(
     cfg: dict,
     split: str,
@@ -76,7 +83,7 @@ def build_dataset(
             len(records),
             n_fake,
         )
-    reader = LmdbReader(cfg["lmdb_dir"]) if cfg.get("lmdb") else FileReader(cfg["rgb_dir"])
+    reader = build_reader(cfg)
     if identity_map is None and split != "train":
         identity_map = {}
     ds = DeepfakeDataset(
@@ -123,7 +130,9 @@ def _self_blend(cfg: dict, split: str) -> SelfBlend | None:
 
 
 def init_worker(worker_id: int) -> None:
-    """DataLoader worker init: seed NumPy/random from torch's worker seed."""
+    """DataLoader worker init: seed NumPy/random from torch's worker seed; ignore Ctrl-C (the main
+    process decides how to stop — training saves its state first, see training/trainer/stop.py)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     seed_worker(worker_id)
 
 

@@ -108,6 +108,13 @@ class FBIClipDetector(BaseDetector):
         "loss_weights": {"align": 0.1, "uniform": 0.1, "freq_consistency": 0.1},
     }
 
+    @classmethod
+    def needs_masks(cls, model_cfg: dict) -> str | None:
+        """Why this config needs blending masks (read by the pre-flight), or None."""
+        if float(model_cfg.get("loss_weights", {}).get("boundary", 0.0)) > 0:
+            return "model.loss_weights.boundary > 0 supervises the boundary map with blending masks"
+        return None
+
     def __init__(
         self,
         arch: str,

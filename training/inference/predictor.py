@@ -9,7 +9,7 @@ import torch
 
 from fbi_common.logging import get_logger
 from training.dataset.transforms import FrameTransform
-from training.trainer.build import build_detector, input_spec
+from training.trainer.build import build_detector, data_info, input_spec
 from training.trainer.checkpoint import CheckpointError, load_checkpoint, load_model_weights
 
 log = get_logger("inference")
@@ -28,14 +28,8 @@ class Predictor:
                 f"{weights_path} is not a checkpoint written by training/train.py (no config/preprocessing "
                 "inside); demo.py needs one to rebuild the model and its preprocessing"
             )
-        identity_map = ckpt.get("identity_map") or {}
-        data_info = {
-            "num_identities": max(1, len(identity_map)),
-            "label_names": sorted(cfg["label_dict"]),
-            "identity_map": identity_map,
-        }
         self.path = Path(weights_path)
-        self.model = build_detector(cfg, data_info)
+        self.model = build_detector(cfg, data_info(cfg, ckpt.get("identity_map") or {}))
         load_model_weights(self.model, ckpt, source=str(weights_path))
         self.device = torch.device(device)
         self.model.to(self.device).eval()

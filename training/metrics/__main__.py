@@ -1,4 +1,7 @@
-"""CLI: recompute every metric from a predictions.csv (`python -m training.metrics predictions.csv`)."""
+"""CLI: recompute every metric from a predictions.csv (`python -m training.metrics predictions.csv`).
+
+Works from any directory once the package is importable (`pip install -e .`, or run from the repo root).
+"""
 
 from __future__ import annotations
 

@@ -247,8 +247,10 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
                 return clean_state_dict(dict(torch.jit.load(str(path), map_location="cpu").state_dict()))
     try:
         obj = load_state_dict(str(path), use_ema=False, device="cpu", weights_only=True)
-    except Exception as e:
-        raise RuntimeError(f"cannot read weights from {path}: {e}") from e
+    except Exception as e:  # unsafe pickle / truncated / not a checkpoint: the checkpoint loader's words
+        from training.trainer.checkpoint import read_error
+
+        raise read_error(path, e) from e
     if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise RuntimeError(f"{path} does not hold a state dict (name → tensor)")
     return obj

@@ -158,7 +158,7 @@ def plot_type(rows: list[dict], protocol: str, code: str, title: str, path: Path
         title=f"{title} on {sets}\n{ptype.name} ({protocol})",
     )
     ax.set_ylim(min(45, ax.get_ylim()[0]), 100.5)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return _save(fig, path)
 
@@ -179,7 +179,7 @@ def plot_overview(rows: list[dict], title: str, path: Path) -> Path:
         ax.axhline(100 * part[0]["clean"], color="tab:red", ls="--", label="clean")
         ax.axhline(50, color="grey", lw=0.8, ls=":", label="chance")
         ax.set(title=f"{proto}, {ts}", xlabel="perturbation type", ylabel="video AUC (%)", ylim=(40, 100.5))
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)

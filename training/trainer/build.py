@@ -8,10 +8,25 @@ from typing import Any
 import torch
 from torch import nn
 
+from fbi_common.errors import FBIError
 from fbi_common.logging import get_logger
+from training.config import ConfigError
 from training.registry import DETECTORS
 
 log = get_logger("build")
+
+
+def data_info(cfg: dict, identity_map: dict[str, int], num_identities: int | None = None) -> dict[str, Any]:
+    """What a detector's `from_config` may use to size its heads: identity count, label names, identity map.
+
+    `num_identities` overrides the count (a plain state_dict sizes the identity head from its weights).
+    """
+    n = num_identities if num_identities is not None else len(identity_map)
+    return {
+        "num_identities": max(1, n),
+        "label_names": sorted(cfg["label_dict"]),
+        "identity_map": identity_map,
+    }
 
 
 def build_detector(cfg: dict, data_info: dict[str, Any]) -> nn.Module:
@@ -19,7 +34,15 @@ def build_detector(cfg: dict, data_info: dict[str, Any]) -> nn.Module:
     import training.detectors  # noqa: F401  (fills the registry)
 
     cls = DETECTORS.get(cfg["model_name"])
-    model = cls.from_config(dict(cfg["model"]), data_info)
+    try:
+        model = cls.from_config(dict(cfg["model"]), data_info)
+    except FBIError:
+        raise
+    except ValueError as e:  # a detector's own validation of its model: settings
+        raise ConfigError(f"model '{cfg['model_name']}': {e}; fix the model: section of the detector YAML "
+                          "(or --opts model.KEY=VALUE)") from e  # fmt: skip
+    except (RuntimeError, OSError) as e:  # weights that cannot be read or downloaded (messages say why)
+        raise FBIError(f"cannot build model '{cfg['model_name']}': {e}") from e
     log.info("detector %s\n%s", cfg["model_name"], model.param_report())
     return model
 
@@ -59,7 +82,7 @@ def input_spec(cfg: dict, model: nn.Module, saved: dict | None = None) -> dict[s
         from training.networks.clip_backbone import ClipBackbone
 
         if any(isinstance(m, ClipBackbone) for m in model.modules()):
-            raise ValueError(
+            raise ConfigError(
                 f"resolution={spec['size']} but the {cfg['model_name']} ViT takes {model.input_spec['size']} px "
                 f"inputs (its patch grid is fixed); set model.image_size={spec['size']} instead (positional "
                 "embeddings are resized) and leave resolution null"
@@ -80,9 +103,9 @@ def build_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
 
     kind = cfg["optimizer"]["type"]
     o = cfg["optimizer"][kind]
-    groups = param_groups_weight_decay(model, weight_decay=o["weight_decay"])
+    groups = [g for g in param_groups_weight_decay(model, weight_decay=o["weight_decay"]) if g["params"]]
     if not groups:
-        raise ValueError(
+        raise ConfigError(
             f"model '{cfg['model_name']}' has no trainable parameters; check model.tune in the detector YAML"
         )
     groups.sort(key=lambda g: g["weight_decay"] == 0.0)  # stable: decayed group first

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from fbi_common.errors import FBIError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -46,7 +48,7 @@ def init_distributed(use_cuda: bool = True) -> DistInfo:
         device = torch.device("cpu")
     if world_size > 1 and not dist.is_initialized():
         if "MASTER_ADDR" not in os.environ:
-            raise RuntimeError(
+            raise FBIError(
                 f"WORLD_SIZE={world_size} but MASTER_ADDR is not set: launch multi-process runs with "
                 "torchrun (e.g. `sh train.sh <yaml>` or `torchrun --nproc_per_node N training/train.py ...`)"
             )
@@ -85,3 +87,12 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def broadcast_module(module: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank `src`'s parameters and buffers into every rank's `module`, in place."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=src)

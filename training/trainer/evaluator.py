@@ -11,6 +11,7 @@ from torch import nn
 from tqdm import tqdm
 
 from fbi_common.errors import DataError
+from fbi_common.io import atomic_write
 from fbi_common.logging import get_logger
 from training.dataset.dataset import DROPPED_LIST_CAP, DropLog
 from training.metrics import compute_metrics, write_metrics_json, write_predictions_csv
@@ -126,7 +127,8 @@ def score_and_write(
     )
     write_metrics_json(out_dir / "metrics.json", metrics)
     if preds.get("feat"):
-        np.save(out_dir / "feat.npy", np.stack(preds["feat"]))
+        feat = np.stack(preds["feat"])
+        atomic_write(out_dir / "feat.npy", lambda f: np.save(f, feat))  # a full disk names the file
     return metrics
 
 

@@ -2,37 +2,49 @@
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from fbi_common.logging import get_logger, setup_logging
-from fbi_common.paths import resolve_path
+from fbi_common.paths import existing_path, resolve_path
 from training.config import save_config
 from training.dataset import build_dataset, build_index, build_loader, identity_of
 from training.inference.face_settings import training_face_pipeline
-from training.trainer.build import amp_dtype, build_detector, build_optimizer, input_spec
-from training.trainer.checkpoint import load_checkpoint, load_model_weights, model_state_from
-from training.trainer.distributed import DistInfo, barrier, broadcast_object, init_distributed
+from training.metrics import write_metrics_json
+from training.trainer.build import amp_dtype, build_detector, build_optimizer, data_info, input_spec
+from training.trainer.checkpoint import (
+    clean_checkpoint_folder,
+    load_checkpoint,
+    load_model_weights,
+    model_state_from,
+)
+from training.trainer.distributed import (
+    DistInfo,
+    barrier,
+    broadcast_object,
+    init_distributed,
+    world_info_from_env,
+)
 from training.trainer.evaluator import predict, score_and_write
-from training.trainer.scheduler import build_scheduler
+from training.trainer.hooks import Checkpointer, ScalarLogger, Selection
+from training.trainer.preflight import preflight
+from training.trainer.runfolder import guarded_run, interrupted, new_run_dir, resume_config, resume_target
+from training.trainer.scheduler import build_scheduler, run_length
 from training.trainer.trainer import Trainer
 from training.utils.seed import seed_everything
 
 log = get_logger("runner")
 
 
-def _prepare(cfg: dict, run_dir: Path | None) -> tuple[DistInfo, Path]:
-    """Process group, run folder (chosen on rank 0), logging, seeds, demo data."""
+def _console_logging() -> None:
+    setup_logging(None, world_info_from_env()[1])
+
+
+def _start(cfg: dict) -> DistInfo:
+    """Process group, seeds, demo data (generated on first use)."""
     dist_info = init_distributed(cfg["cuda"])
-    if run_dir is None:
-        name = cfg["run_name"] or f"{cfg['model_name']}_{time.strftime('%Y-%m-%d-%H-%M-%S')}"
-        run_dir = resolve_path(cfg["log_dir"]) / name
-    run_dir = Path(broadcast_object(str(run_dir)))
-    setup_logging(run_dir, dist_info.rank)
     seed_everything(cfg["manualSeed"], dist_info.rank)
     torch.backends.cudnn.benchmark = bool(cfg["cudnn"])
     if dist_info.is_main:
@@ -40,7 +52,23 @@ def _prepare(cfg: dict, run_dir: Path | None) -> tuple[DistInfo, Path]:
 
         ensure_demo_dataset(cfg)
     barrier()
-    return dist_info, run_dir
+    return dist_info
+
+
+def _run_dir(cfg: dict, dist_info: DistInfo) -> Path:
+    """A new run folder chosen on rank 0 (refusing a used run_name on every rank)."""
+    choice: tuple[str, str] = ("", "")
+    if dist_info.is_main:
+        try:
+            choice = (str(new_run_dir(cfg)), "")
+        except Exception as e:  # re-raised on every rank below
+            choice = ("", str(e))
+    path, problem = broadcast_object(choice)
+    if problem:
+        from training.config import ConfigError
+
+        raise ConfigError(problem)
+    return Path(path)
 
 
 def training_identities(cfg: dict) -> dict[str, int]:
@@ -48,11 +76,6 @@ def training_identities(cfg: dict) -> dict[str, int]:
     records = build_index(cfg["train_dataset"], "train", cfg)
     names = sorted({identity_of(r, cfg["identity_rule"]) for r in records})
     return {n: i for i, n in enumerate(names)}
-
-
-def _data_info(cfg: dict, identity_map: dict[str, int]) -> dict[str, Any]:
-    labels = sorted({k for k in cfg["label_dict"]})
-    return {"num_identities": max(1, len(identity_map)), "label_names": labels, "identity_map": identity_map}
 
 
 def _selection_loader(cfg: dict, spec: dict, identity_map: dict, dist_info: DistInfo):
@@ -65,21 +88,16 @@ def _selection_loader(cfg: dict, spec: dict, identity_map: dict, dist_info: Dist
         names, split = cfg["test_dataset"], "test"
     else:
         names, split = cfg["val_dataset"] or cfg["train_dataset"], "val"
-    try:
-        ds = build_dataset(cfg, split, names, spec, identity_map=identity_map)
-    except (KeyError, ValueError, FileNotFoundError) as e:
-        raise ValueError(
-            f"could not build the selection set ({split} split of {names}): {e}. Give a validation set "
-            "with --opts val_dataset=[NAME] or opt in to test-set selection with --select_on test"
-        ) from e
+    ds = build_dataset(cfg, split, names, spec, identity_map=identity_map)
     return build_loader(ds, cfg, train=False, distributed=dist_info.distributed)
 
 
-def _checkpoint_extras(cfg: dict, spec: dict, identity_map: dict) -> dict[str, Any]:
+def _checkpoint_extras(cfg: dict, spec: dict, identity_map: dict, run_dir: Path) -> dict[str, Any]:
     return {
         "model_name": cfg["model_name"],
         "label_dict": dict(cfg["label_dict"]),
         "identity_map": identity_map,
+        "run_dir": str(run_dir),
         "preprocessing": {
             "size": int(spec["size"]),
             "mean": [float(x) for x in spec["mean"]],
@@ -92,70 +110,60 @@ def _checkpoint_extras(cfg: dict, spec: dict, identity_map: dict) -> dict[str, A
 
 
 def run_training(cfg: dict, resume: str | None = None) -> dict[str, dict] | None:
-    """Train, select on validation, test every test set; returns {dataset: metrics} on rank 0."""
+    """Pre-flight, train, select on validation, test every test set; returns {dataset: metrics} on rank 0."""
+    _console_logging()
     ckpt, run_dir = None, None
     if resume:
-        path = resolve_path(resume)
-        path = path / "ckpt" / "last.pth" if path.is_dir() else path
+        path, run_dir = resume_target(resume)
         ckpt = load_checkpoint(path)
-        cfg = _resume_config(ckpt, cfg, path)
-        run_dir = path.parent.parent
-    dist_info, run_dir = _prepare(cfg, run_dir)
+        cfg = resume_config(ckpt, cfg, path)
+        log.info("resuming %s from %s", run_dir, path.name)
+    dist_info = _start(cfg)
     if cfg["ddp"] and not dist_info.distributed:
         log.warning("ddp is on but this is a single process; launch with `sh train.sh <yaml>` or torchrun")
+    run_dir = run_dir or _run_dir(cfg, dist_info)
+    preflight(cfg, dist_info, ("train", "val", "test"), {"log_dir": resolve_path(cfg["log_dir"])})
+    with guarded_run(run_dir, fresh=ckpt is None, dist_info=dist_info) as guard:
+        setup_logging(run_dir, dist_info.rank)
+        if dist_info.is_main:
+            clean_checkpoint_folder(run_dir / "ckpt")
+        trainer, checkpointer, spec, identity_map = _build_trainer(cfg, run_dir, dist_info)
+        if ckpt is not None:
+            trainer.load_state_dict(ckpt)
+            del ckpt
+        guard.started = True
+        trainer.fit()
+        if trainer.stopped:
+            raise interrupted(run_dir, trainer, dist_info, saved=cfg["save_ckpt"])
+        stamp = {**checkpointer.restore_selected(), "run_dir": str(run_dir)}
+        return evaluate_sets(cfg, trainer.model, spec, identity_map, dist_info, run_dir / "test", stamp)
+
+
+def _build_trainer(cfg: dict, run_dir: Path, dist_info: DistInfo) -> tuple[Trainer, Checkpointer, dict, dict]:
     identity_map = training_identities(cfg)
-    model = build_detector(cfg, _data_info(cfg, identity_map)).to(dist_info.device)
+    model = build_detector(cfg, data_info(cfg, identity_map)).to(dist_info.device)
     spec = input_spec(cfg, model)
     if cfg["compile"]:
         model.compile()  # in place: state_dict keys stay free of `_orig_mod.`
     train_ds = build_dataset(cfg, "train", cfg["train_dataset"], spec, identity_map=identity_map)
     train_loader = build_loader(train_ds, cfg, train=True, distributed=dist_info.distributed)
+    steps, total = run_length(cfg, len(train_loader))
     val_loader = _selection_loader(cfg, spec, identity_map, dist_info)
     optimizer = build_optimizer(model, cfg)
-    steps = max(1, len(train_loader) // max(1, cfg["accum_steps"]))
-    total = steps * cfg["nEpochs"] if not cfg["max_steps"] else min(steps * cfg["nEpochs"], cfg["max_steps"])
     scheduler = build_scheduler(optimizer, cfg, steps, total)
     if dist_info.is_main:
         save_config(cfg, run_dir / "config.yaml")
-        log.info(
-            "run folder: %s | %d training frames, %d identities, %d steps",
-            run_dir,
-            len(train_ds),
-            len(identity_map),
-            total,
-        )
+        log.info("run folder: %s | %d training frames, %d identities, %d steps (%d per epoch)",
+                 run_dir, len(train_ds), len(identity_map), total, steps)  # fmt: skip
+    scalars = ScalarLogger(run_dir / "tb", cfg["rec_iter"], enabled=dist_info.is_main)
+    selection = Selection(cfg, val_loader, run_dir, scalars)
+    checkpointer = Checkpointer(run_dir / "ckpt", selection, cfg["ckpt_every_steps"], cfg["save_ckpt"])
     trainer = Trainer(
-        cfg,
-        model,
-        optimizer,
-        scheduler,
-        train_loader,
-        val_loader,
-        run_dir,
-        dist_info,
-        amp_dtype(cfg, dist_info.device),
-        extra_state=_checkpoint_extras(cfg, spec, identity_map),
-    )
-    if ckpt is not None:
-        trainer.load_state_dict(ckpt)
-    trainer.fit()
-    trainer.load_best()
-    stamp = {"selected_on": cfg["select_on"], "checkpoint_epoch": trainer.best_epoch, "run_dir": str(run_dir)}
-    return evaluate_sets(
-        cfg, model, spec, identity_map, dist_info, run_dir / "test", trainer.threshold, stamp
-    )
-
-
-def _resume_config(ckpt: dict, cfg: dict, path: Path) -> dict:
-    """A resumed run keeps the config it was started with; only the run length may be extended."""
-    saved = ckpt.get("config")
-    if not isinstance(saved, dict):
-        raise ValueError(f"{path} has no saved config, so it cannot be resumed (was it written by train.py?)")
-    for key in ("nEpochs", "max_steps"):
-        if cfg.get(key) != saved.get(key):
-            log.info("resume: %s %s -> %s (from the command line)", key, saved.get(key), cfg.get(key))
-            saved[key] = cfg[key]
-    return saved
+        cfg, model, optimizer, scheduler, train_loader, dist_info, amp_dtype(cfg, dist_info.device),
+        (steps, total), [scalars, selection, checkpointer],
+        extra_state=_checkpoint_extras(cfg, spec, identity_map, run_dir),
+    )  # fmt: skip
+    return trainer, checkpointer, spec, identity_map
 
 
 def evaluate_sets(
@@ -165,10 +173,10 @@ def evaluate_sets(
     identity_map: dict,
     dist_info: DistInfo,
     out_root: Path,
-    threshold: float | None,
     stamp: dict,
 ) -> dict[str, dict] | None:
-    """Sharded evaluation of every test set; per-set metrics.json + predictions.csv; summary on rank 0."""
+    """Sharded evaluation of every test set; per-set metrics.json + predictions.csv, stamped with what was
+    tested (`checkpoint`, `epoch`, `selected_on`, `run_dir`, `threshold`); results.json on rank 0."""
     amp = amp_dtype(cfg, dist_info.device)
     results: dict[str, dict] = {}
     for name in cfg["test_dataset"]:
@@ -177,20 +185,24 @@ def evaluate_sets(
         preds = predict(model, loader, dist_info, amp, desc=f"test {name}", keep_feat=cfg["save_feat"])
         if dist_info.is_main:
             results[name] = score_and_write(
-                preds, out_root / name, video_agg=cfg["video_agg"], threshold=threshold, extra=dict(stamp)
+                preds,
+                out_root / name,
+                video_agg=cfg["video_agg"],
+                threshold=stamp["threshold"],
+                extra=dict(stamp),
             )
     if not dist_info.is_main:
         return None
-    (out_root).mkdir(parents=True, exist_ok=True)
-    with open(out_root / "results.json", "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2, default=lambda x: None)
-    log.info("results written to %s", out_root)
+    path = write_metrics_json(out_root / "results.json", results)  # NaN → null, like every metrics.json
+    log.info("results written to %s (tested: %s)", path.resolve(), stamp["checkpoint"] or "the final weights")
     return results
 
 
 def run_test(cfg: dict, weights_path: str, out_dir: str | None = None) -> dict[str, dict] | None:
     """Evaluate a checkpoint (ours, DDP/compile-prefixed, or a plain state_dict) on every test set."""
-    ckpt = load_checkpoint(resolve_path(weights_path))
+    _console_logging()
+    path = existing_path(weights_path)
+    ckpt = load_checkpoint(path)
     saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else None
     if saved is not None and (saved["model_name"], saved["model"]) != (cfg["model_name"], cfg["model"]):
         log.warning(
@@ -199,25 +211,43 @@ def run_test(cfg: dict, weights_path: str, out_dir: str | None = None) -> dict[s
             saved["model_name"],
         )
         cfg = {**cfg, "model_name": saved["model_name"], "model": saved["model"]}
-    run_dir = resolve_path(out_dir) if out_dir else None
-    if run_dir is None:
-        run_dir = (
-            resolve_path(cfg["log_dir"]).parent
-            / "test"
-            / f"{cfg['model_name']}_{time.strftime('%Y-%m-%d-%H-%M-%S')}"
-        )
-    dist_info, run_dir = _prepare(cfg, run_dir)
+    dist_info = _start(cfg)
+    run_dir = Path(broadcast_object(str(resolve_path(out_dir) if out_dir else _test_dir(cfg))))
+    preflight(cfg, dist_info, ("test",), {"--out": run_dir})
+    setup_logging(run_dir, dist_info.rank)
     identity_map = ckpt.get("identity_map")
     if not isinstance(identity_map, dict):
         identity_map = _identities_or_empty(cfg)
-    info = _data_info(cfg, identity_map)
-    if not identity_map:  # a plain state_dict: size the identity head from its own weights
-        info["num_identities"] = _identity_classes(model_state_from(ckpt)) or info["num_identities"]
-    model = build_detector(cfg, info).to(dist_info.device)
-    load_model_weights(model, ckpt, source=str(weights_path))
+    n_ids = None if identity_map else _identity_classes(model_state_from(ckpt))  # a plain state_dict
+    model = build_detector(cfg, data_info(cfg, identity_map, n_ids)).to(dist_info.device)
+    load_model_weights(model, ckpt, source=str(path))
     spec = input_spec(cfg, model, ckpt.get("preprocessing"))  # the normalisation it was trained with
-    stamp = {"weights_path": str(weights_path), "selected_on": (saved or {}).get("select_on", "unknown")}
-    return evaluate_sets(cfg, model, spec, identity_map, dist_info, run_dir, ckpt.get("threshold"), stamp)
+    return evaluate_sets(cfg, model, spec, identity_map, dist_info, run_dir, test_stamp(ckpt, path))
+
+
+def test_stamp(ckpt: dict, path: Path) -> dict[str, Any]:
+    """What test.py evaluated: the file, its epoch, how it was chosen, its run folder and threshold."""
+    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    selected = ckpt.get("selected_on")
+    if selected is None and "config" in ckpt:  # checkpoints written before `selected_on` was stored
+        selected = {"best.pth": saved.get("select_on"), "last.pth": "last"}.get(path.name)
+    run_dir = ckpt.get("run_dir")
+    if run_dir is None and path.parent.name == "ckpt" and (path.parent.parent / "config.yaml").is_file():
+        run_dir = str(path.parent.parent)
+    return {
+        "checkpoint": str(path.resolve()),
+        "epoch": ckpt.get("epoch"),
+        "selected_on": selected or "unknown",
+        "run_dir": run_dir,
+        "threshold": ckpt.get("threshold"),
+    }
+
+
+def _test_dir(cfg: dict) -> Path:
+    import time
+
+    root = resolve_path(cfg["log_dir"]).parent / "test"
+    return root / f"{cfg['model_name']}_{time.strftime('%Y-%m-%d-%H-%M-%S')}"
 
 
 def _identity_classes(state: dict[str, torch.Tensor]) -> int | None:

@@ -7,7 +7,29 @@ import math
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from fbi_common.errors import FBIError
 from training.config.choices import LR_SCHEDULERS
+
+
+def run_length(cfg: dict, batches_per_epoch: int) -> tuple[int, int]:
+    """(optimiser steps per epoch, total optimiser steps) of a run — the one place this is computed.
+
+    An epoch of `batches_per_epoch` micro-batches makes `batches // accum_steps` optimiser steps; the
+    run makes `nEpochs` of them, cut at `max_steps` when that is set. A split too small for a single
+    step stops the run before it starts.
+    """
+    accum = max(1, int(cfg["accum_steps"]))
+    steps = batches_per_epoch // accum
+    if steps < 1:
+        raise FBIError(
+            f"the training split gives {batches_per_epoch} batch(es) per epoch per process, fewer than "
+            f"accum_steps={accum}: not one optimiser step would be taken. Lower accum_steps or "
+            "train_batchSize, add training data, or use fewer processes"
+        )
+    total = steps * int(cfg["nEpochs"])
+    if cfg.get("max_steps"):
+        total = min(total, int(cfg["max_steps"]))
+    return steps, total
 
 
 def lr_factor(

@@ -1,12 +1,11 @@
-"""The training loop: steps (AMP, accumulation, clipping, DDP sync), validation-based selection,
-checkpoints and TensorBoard scalars. Entry scripts build the parts; this file only runs them."""
+"""The training loop: optimiser steps (AMP, accumulation, clipping, DDP sync) and a clean stop on
+Ctrl-C/SIGTERM. Validation/selection, checkpoints and scalars are hooks (`trainer/hooks.py`)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,17 +14,20 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from fbi_common.errors import FBIError
 from fbi_common.logging import get_logger
-from training.config.choices import METRIC_SCORING
 from training.dataset.dataset import DropLog
-from training.metrics import format_metric
 from training.trainer.build import autocast, to_device
-from training.trainer.checkpoint import save_checkpoint
-from training.trainer.distributed import DistInfo, broadcast_object
-from training.trainer.evaluator import predict, score_and_write
+from training.trainer.distributed import DistInfo
+from training.trainer.hooks import HookBase
 from training.trainer.scheduler import load_scheduler_state
+from training.trainer.stop import StopRequest
 
 log = get_logger("trainer")
+
+
+class TrainingError(FBIError, FloatingPointError):
+    """Training cannot continue (e.g. a non-finite loss); the message says what to change."""
 
 
 class TrainStep(nn.Module):
@@ -41,6 +43,8 @@ class TrainStep(nn.Module):
 
 
 class Trainer:
+    """Runs `total_steps` optimiser steps (`steps_per_epoch` per epoch), calling `hooks` around them."""
+
     def __init__(
         self,
         cfg: dict,
@@ -48,15 +52,16 @@ class Trainer:
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         train_loader: DataLoader,
-        val_loader: DataLoader | None,
-        run_dir: Path,
         dist_info: DistInfo,
         amp: torch.dtype | None,
+        run_length: tuple[int, int],
+        hooks: list[HookBase],
         extra_state: dict[str, Any] | None = None,
     ) -> None:
         self.cfg, self.model, self.optimizer, self.scheduler = cfg, model, optimizer, scheduler
-        self.train_loader, self.val_loader = train_loader, val_loader
-        self.run_dir, self.dist, self.amp = run_dir, dist_info, amp
+        self.train_loader, self.dist, self.amp = train_loader, dist_info, amp
+        self.steps_per_epoch, self.total_steps = run_length
+        self.n_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         self.extra_state = extra_state or {}
         step = TrainStep(model)
         self.step_module: nn.Module = (
@@ -66,26 +71,22 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler(dist_info.device.type, enabled=amp == torch.float16)
         self.accum = max(1, int(cfg["accum_steps"]))
-        self.steps_per_epoch = max(1, len(train_loader) // self.accum)
-        self.total_steps = self.steps_per_epoch * int(cfg["nEpochs"])
-        if cfg["max_steps"]:
-            self.total_steps = min(self.total_steps, int(cfg["max_steps"]))
         self.epoch, self.global_step = 0, 0
         self.batches_done = 0  # micro-batches of the current epoch already trained (mid-epoch resume)
-        self.best_metric: float | None = None
-        self.best_epoch: int | None = None
-        self.threshold: float | None = None
-        self.best_state: dict[str, torch.Tensor] | None = None
+        self.last_losses: dict[str, torch.Tensor] = {}
+        self.stopped = ""  # the signal's name when a stop was requested
+        self.hooks = hooks
+        for h in hooks:
+            h.trainer = self
         self.drops = DropLog()  # training frames dropped by bad_frame_policy=drop, reported per epoch
-        self.writer = None
-        if dist_info.is_main:
-            from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tb"))
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.n_epochs or self.global_step >= self.total_steps
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -93,15 +94,15 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.global_step,
             "epoch_batches": self.batches_done,
-            "best_metric": self.best_metric,
-            "best_epoch": self.best_epoch,
-            "threshold": self.threshold,
             "config": self.cfg,
             **self.extra_state,
         }
+        for h in self.hooks:
+            state.update(h.state_dict())
+        return state
 
     def load_state_dict(self, ckpt: dict[str, Any]) -> None:
-        """Resume: weights, optimiser, schedule, counters and best-so-far."""
+        """Resume: weights, optimiser, schedule, counters and the hooks' state (best-so-far)."""
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         load_scheduler_state(self.scheduler, ckpt["scheduler"])
@@ -109,47 +110,39 @@ class Trainer:
             self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.global_step = int(ckpt["epoch"]), int(ckpt["step"])
         self.batches_done = int(ckpt.get("epoch_batches", 0))
-        self.best_metric, self.best_epoch = ckpt.get("best_metric"), ckpt.get("best_epoch")
-        self.threshold = ckpt.get("threshold")
-        if self.best_epoch is not None and ckpt.get("best_model") is not None:
-            self.best_state = ckpt["best_model"]
+        for h in self.hooks:
+            h.load_state_dict(ckpt)
         log.info(
             "resumed at epoch %d, step %d (best %s at epoch %s)",
-            self.epoch,
-            self.global_step,
-            self.best_metric,
-            self.best_epoch,
-        )
+            self.epoch, self.global_step, ckpt.get("best_metric"), ckpt.get("best_epoch"),
+        )  # fmt: skip
 
-    def _save(self, name: str, with_best: bool = False) -> None:
-        if not (self.dist.is_main and self.cfg["save_ckpt"]):
-            return
-        state = self.state_dict()
-        if with_best and self.best_state is not None:
-            state["best_model"] = self.best_state
-        save_checkpoint(self.run_dir / "ckpt" / name, state)
+    def _call(self, stage: str) -> None:
+        for h in self.hooks:
+            getattr(h, stage)()
 
     # ---- loop ----------------------------------------------------------------------------------
     def fit(self) -> None:
-        """Train until nEpochs or max_steps, validating (and selecting) every `save_epoch` epochs."""
-        n_epochs = math.ceil(self.total_steps / self.steps_per_epoch)
-        while self.epoch < n_epochs and self.global_step < self.total_steps:
-            t0 = time.time()
-            self._train_epoch()
-            self.epoch += 1
-            log.info(
-                "epoch %d/%d done in %.1fs (step %d)",
-                self.epoch,
-                n_epochs,
-                time.time() - t0,
-                self.global_step,
-            )
-            last = self.epoch >= n_epochs or self.global_step >= self.total_steps
-            if self.val_loader is not None and (self.epoch % self.cfg["save_epoch"] == 0 or last):
-                self._validate()
-            self._save("last.pth", with_best=True)
-        if self.writer:
-            self.writer.close()
+        """Train until nEpochs or max_steps; a SIGINT/SIGTERM stops after the current step."""
+        with StopRequest(self.dist.device) as self.stop:
+            self._call("before_train")
+            while not self.finished and not self._stop_requested():
+                t0 = time.time()
+                self._train_epoch()
+                if self.stopped:
+                    break
+                self.epoch += 1
+                log.info(
+                    "epoch %d/%d done in %.1fs (step %d)",
+                    self.epoch, self.n_epochs, time.time() - t0, self.global_step,
+                )  # fmt: skip
+                self._call("after_epoch")
+            self._call("after_train")
+
+    def _stop_requested(self) -> bool:
+        if self.stop.requested():
+            self.stopped = self.stop.name
+        return bool(self.stopped)
 
     def _train_epoch(self) -> None:
         sampler = self.train_loader.sampler
@@ -162,37 +155,28 @@ class Trainer:
                 "resuming inside epoch %d: skipping its first %d batches", self.epoch + 1, self.batches_done
             )
             loader = skip_batches(loader, self.batches_done)
-        bar = tqdm(
-            loader,
-            desc=f"epoch {self.epoch + 1}",
-            disable=not self.dist.is_main,
-            dynamic_ncols=True,
-            leave=False,
-        )
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}", disable=not self.dist.is_main, dynamic_ncols=True,
+                   leave=False)  # fmt: skip
         micro = self.batches_done
         for batch in bar:
             batch = self.drops.take(batch)
-            if batch is None:
+            if batch is None:  # every item dropped by bad_frame_policy=drop
                 continue
             sync = (micro + 1) % self.accum == 0
-            losses = self._micro_step(to_device(batch, self.dist.device), sync)
+            self.last_losses = self._micro_step(to_device(batch, self.dist.device), sync)
             micro += 1
             if not sync:
                 continue
             self._optimizer_step()
             self.batches_done = micro
-            every = self.cfg["ckpt_every_steps"]
-            if every and self.global_step % every == 0 and self.global_step < self.total_steps:
-                self._save("last.pth", with_best=True)
             if self.dist.is_main:
-                bar.set_postfix(
-                    loss=f"{losses['overall'].item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}"
-                )
-                if self.global_step % self.cfg["rec_iter"] == 0 or self.global_step == 1:
-                    self._log_scalars(losses)
-            if self.global_step >= self.total_steps:
+                bar.set_postfix(loss=f"{self.last_losses['overall'].item():.4f}",
+                                lr=f"{self.scheduler.get_last_lr()[0]:.2e}")  # fmt: skip
+            self._call("after_step")
+            if self.global_step >= self.total_steps or self._stop_requested():
                 break
-        self.batches_done = 0
+        if not self.stopped:
+            self.batches_done = 0
         self.drops.report(f"train epoch {self.epoch + 1}")
         self.drops.reset()
 
@@ -203,9 +187,10 @@ class Trainer:
                 losses = self.step_module(batch)
             loss = losses["overall"]
             if not torch.isfinite(loss):
-                raise FloatingPointError(
+                raise TrainingError(
                     f"non-finite loss {loss.item()} at step {self.global_step} (terms: "
-                    f"{ {k: float(v) for k, v in losses.items()} }); lower the LR or enable grad_clip"
+                    f"{ {k: float(v) for k, v in losses.items()} }); lower the learning rate "
+                    "(optimizer.<type>.lr) or set grad_clip, then resume from ckpt/last.pth or start again"
                 )
             self.scaler.scale(loss / self.accum).backward()
         return losses
@@ -222,64 +207,6 @@ class Trainer:
         self.scheduler.step()
         self.global_step += 1
         self.model.set_progress(min(1.0, self.global_step / max(1, self.total_steps)))
-
-    def _log_scalars(self, losses: dict[str, torch.Tensor]) -> None:
-        for k, v in losses.items():
-            self.writer.add_scalar(f"train/{k}", float(v.detach()), self.global_step)
-        self.writer.add_scalar("train/lr", self.scheduler.get_last_lr()[0], self.global_step)
-
-    # ---- validation / selection -----------------------------------------------------------------
-    def _validate(self) -> None:
-        preds = predict(self.model, self.val_loader, self.dist, self.amp, desc="val")
-        result = None
-        if self.dist.is_main:
-            from training.metrics import calibrate_threshold
-
-            key, higher = METRIC_SCORING[self.cfg["metric_scoring"]]
-            out = self.run_dir / "val" / f"epoch_{self.epoch:03d}"
-            metrics = score_and_write(preds, out, video_agg=self.cfg["video_agg"], threshold=None)
-            value = metrics[key]
-            better = (
-                value is not None
-                and not math.isnan(value)
-                and (
-                    self.best_metric is None
-                    or (value > self.best_metric if higher else value < self.best_metric)
-                )
-            )
-            threshold = calibrate_threshold(preds["label"], preds["prob"]) if better else None
-            log.info(
-                "val epoch %d: %s=%s video_auc=%s%s",
-                self.epoch,
-                key,
-                format_metric(value),
-                format_metric(metrics["video_auc"]),
-                " (best)" if better else "",
-            )
-            if self.writer:
-                for k in ("frame_auc", "video_auc", "frame_eer", "frame_ap", "frame_acc"):
-                    if metrics.get(k) is not None:
-                        self.writer.add_scalar(f"val/{k}", metrics[k], self.epoch)
-            result = (better, value, threshold)
-        better, value, threshold = broadcast_object(result)
-        if better:
-            self.best_metric, self.best_epoch, self.threshold = value, self.epoch, threshold
-            self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-            self._save("best.pth")
-
-    def load_best(self) -> None:
-        """Put the selected weights back into the model (every rank) before the final test."""
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-            log.info(
-                "testing the checkpoint selected on %s: epoch %s (%s=%.4f)",
-                self.cfg["select_on"],
-                self.best_epoch,
-                self.cfg["metric_scoring"],
-                self.best_metric,
-            )
-        else:
-            log.info("no selection was made (no validation ran); testing the last weights")
 
 
 def skip_batches(loader: DataLoader, n: int) -> DataLoader:
