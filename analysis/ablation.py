@@ -11,6 +11,9 @@ skipped, interrupted ones resumed (`--resume`), trained-but-untested ones tested
 command continues where it stopped. `--print-commands` prints the commands of the unfinished runs instead;
 `--slurm FILE` writes them as a SLURM array script. The table (`ablation.md/.csv/.tex` in
 `<out>/<base stem>/`) is built from the runs' predictions.csv files by analysis/results_table.py's code.
+For FBI-CLIP bases (or with `--identity_probe`) the identity probe (analysis/identity_probe.py) runs on each
+variant's first-seed checkpoint and `ablation_identity.md` puts its identity accuracy next to each
+variant's AUC (`ablation_identity_probe.csv|md`: every probe row).
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         nargs="+",
         default=["video_auc", "frame_auc", "video_eer", "video_ap"],
         help="table metrics, primary first",
+    )
+    p.add_argument(
+        "--identity_probe",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="identity-probe accuracy next to AUC (default: on when the base is an fbi_clip YAML)",
     )
     g = p.add_mutually_exclusive_group()
     g.add_argument(
@@ -105,6 +114,26 @@ def build_table(
     return write_outputs(tables, Fmt(), out, stem)
 
 
+def identity_columns(
+    runs: list[Run], root: Path, base: Path, args: argparse.Namespace, test: list[str]
+) -> list[Path]:
+    """`ablation_identity.md`: identity-probe accuracy next to each variant's AUC (fbi_clip bases by default)."""
+    from analysis.identity_probe import variants_report
+    from training.config import load_config
+
+    cfg = load_config(str(base))
+    if not (args.identity_probe if args.identity_probe is not None else cfg["model_name"] == "fbi_clip"):
+        return []
+    train = args.train_dataset or cfg["train_dataset"]
+    by_label: dict[str, list[Path]] = {}
+    for r in runs:
+        by_label.setdefault(r.label, []).append(r.dir)
+    written = variants_report(by_label, root, [train] if isinstance(train, str) else list(train), test, args.opts,
+                              stem="ablation_identity")  # fmt: skip
+    print(written[0].read_text(encoding="utf-8"))
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     base = find_yaml(args.base)
@@ -123,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     execute(runs)
     written = build_table(runs, root, args.n_boot, args.metric)
     print(written[0].read_text(encoding="utf-8"))
+    written += identity_columns(runs, root, base, args, test)
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -155,40 +156,111 @@ def render(rows: list[dict]) -> str:
     return g.markdown()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def probe_checkpoint(weights: str, datasets: list[str], splits: list[str], feats: list[str], frames: int = 4,
+                     folds: int = 5, seed: int = 0, detector_path: str | None = None, opts: list[str] | None = None,
+                     name: str | None = None) -> list[dict]:  # fmt: skip
+    """Probe rows of one checkpoint (run folder or .pth) on every dataset × split (see the module docstring)."""
     from training.config import load_config
     from training.perturb.evaluate import load
 
+    ckpt = _checkpoint(weights)
+    yaml = detector_path or ckpt.parent.parent / "config.yaml"
+    if not Path(yaml).is_file():
+        raise ProbeError(f"{ckpt}: no config.yaml next to its run folder; pass --detector_path")
+    ld = load(load_config(str(yaml), cli={"test_dataset": datasets}, opts=list(opts or [])), ckpt)
+    name = name or (ckpt.parent.parent.name if ckpt.parent.name == "ckpt" else ckpt.stem)
+    rows = []
+    for ds in datasets:
+        for split in splits:
+            data = extract(ld, split, ds, frames)
+            rows += probe_rows(name, ds, split, data, set(ld.identity_map), feats, folds, seed)
+    return rows
+
+
+def write_rows(rows: list[dict], out: Path, stem: str = "identity_probe") -> list[Path]:
+    """`<stem>.csv` (every row, full precision) and `<stem>.md` into `out`."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return [
+        atomic_write_text(out / f"{stem}.csv", buf.getvalue()).resolve(),
+        atomic_write_text(out / f"{stem}.md", render(rows)).resolve(),
+    ]
+
+
+def _test_metric(run: Path, dataset: str, key: str) -> float:
+    path = run / "test" / dataset / "metrics.json"
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))[key])
+    except (OSError, ValueError, KeyError):
+        return float("nan")
+
+
+def _acc(rows: list[dict], **match: str) -> tuple[float, float]:
+    """(accuracy, chance) of the row matching every key (frames: all), nan when the probe has no such row."""
+    hit = [r for r in rows if r["frames"] == "all" and all(r[k] == v for k, v in match.items())]
+    return (hit[0]["accuracy"], hit[0]["chance"]) if hit else (float("nan"), float("nan"))
+
+
+def variants_table(variants: list[tuple[str, list[Path]]], rows: list[dict], dataset: str) -> Grid:
+    """Variants × {video/frame AUC of the detector, identity-probe accuracy on z and cls, unseen and seen ids}.
+
+    `variants`: (label, run folders over seeds; the first is the one probed); AUCs are averaged over the
+    seeds' `test/<dataset>/metrics.json`; `rows` are `probe_checkpoint` rows named by label.
+    """
+    g = Grid(f"Identity probe next to AUC — {dataset} (identity accuracy of a video-grouped linear probe; lower = less identity)",
+             ["variant", "video AUC", "frame AUC", "id acc z (unseen)", "id acc cls (unseen)", "chance (unseen)",
+              "id acc z (seen)", "id acc cls (seen)", "chance (seen)"], [])  # fmt: skip
+
+    def f3(v: float) -> str:
+        return "n/a" if v != v else f"{v:.3f}"
+
+    for label, runs in variants:
+        aucs = [[_test_metric(r, dataset, k) for r in runs] for k in ("video_auc", "frame_auc")]
+        cells = [f3(float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")) for a in aucs]
+        for idents in ("unseen", "seen"):
+            (az, chance), (ac, _) = (_acc(rows, checkpoint=label, dataset=dataset, identities=idents, features=f) for f in ("z", "cls"))  # fmt: skip
+            cells += [f3(az), f3(ac), f3(chance)]
+        g.rows.append([label, *cells])
+    g.notes.append(
+        "unseen: the test split's identities (never trained on); seen: the training split's identities, "
+        "probed on held-out videos of them — what the GRL head is trained to remove. AUC: the detector's own "
+        "head on the test split (mean over seeds); the probe uses the first seed's checkpoint."
+    )
+    return g
+
+
+def variants_report(by_label: dict[str, list[Path]], out: Path, train: list[str], test: list[str],
+                    opts: list[str], stem: str = "identity_probe") -> list[Path]:  # fmt: skip
+    """Probe each variant's first run (`by_label`: label → run folders over seeds); `<stem>.md` puts its identity
+    accuracy next to the variants' AUC per test set, `<stem>_probe.csv|md` hold every probe row."""
+    rows = []
+    for label, dirs in tqdm(by_label.items(), desc="identity probe", leave=False):
+        for ds in test:  # seen identities exist only in a training set's train split
+            splits = ["test", "train"] if ds in train else ["test"]
+            rows += probe_checkpoint(str(dirs[0]), [ds], splits, ["z", "cls"], opts=opts, name=label)
+    written = write_rows(rows, out, f"{stem}_probe")
+    md = "\n".join(variants_table(list(by_label.items()), rows, ds).markdown() for ds in test)
+    return [atomic_write_text(out / f"{stem}.md", md).resolve(), *written]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     feats = ["z", "cls"] if args.features == "both" else [args.features]
     rows = []
-    for w in args.weights_path:
-        ckpt = _checkpoint(w)
-        yaml = args.detector_path or ckpt.parent.parent / "config.yaml"
-        if not Path(yaml).is_file():
-            raise ProbeError(f"{ckpt}: no config.yaml next to its run folder; pass --detector_path")
-        ld = load(load_config(str(yaml), cli={"test_dataset": args.test_dataset}, opts=args.opts), ckpt)
-        name = ckpt.parent.parent.name if ckpt.parent.name == "ckpt" else ckpt.stem
-        for ds in args.test_dataset:
-            for split in args.splits:
-                data = extract(ld, split, ds, args.frames_per_video)
-                rows += probe_rows(name, ds, split, data, set(ld.identity_map), feats, args.folds, args.seed)
+    for w in tqdm(args.weights_path, desc="checkpoints", disable=len(args.weights_path) < 2):
+        rows += probe_checkpoint(w, args.test_dataset, args.splits, feats, args.frames_per_video, args.folds,
+                                 args.seed, args.detector_path, args.opts)  # fmt: skip
     out = (
         resolve_path(args.out)
         if args.out
         else resolve_path("logs/tables") / f"identity_probe_{time.strftime('%Y-%m-%d-%H-%M-%S')}"
     )
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    md = render(rows)
-    print(md)
-    for p in (
-        atomic_write_text(out / "identity_probe.csv", buf.getvalue()),
-        atomic_write_text(out / "identity_probe.md", md),
-    ):
-        print(f"wrote {p.resolve()}")
+    written = write_rows(rows, out)
+    print(written[1].read_text(encoding="utf-8"))
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

@@ -50,7 +50,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--dry-run", dest="dry_run", action="store_true", help="print the plan and the commands, run nothing"
     )
     p.add_argument(
-        "--skip", nargs="*", default=[], choices=["robustness", "cost", "hooks"], help="leave steps out"
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["robustness", "cost", "probe", "hooks"],
+        help="leave steps out",
     )
     p.add_argument(
         "--rivals",
@@ -158,14 +162,17 @@ def robustness(recipe: Recipe, runs: list[tuple], out: Path, args: argparse.Name
 
 
 def probe(recipe: Recipe, runs: list[tuple], out: Path, opts: list[str]) -> Path | None:
-    """Identity probe (analysis/identity_probe.py) of every FBI-CLIP model: seen (train) and unseen (test) identities."""
-    fbi = [r for m, r in runs if m.yaml.startswith("fbi_clip") and r.seed == runs[0][1].seed]
-    if not fbi:
+    """Identity probe (analysis/identity_probe.py) of every FBI-CLIP model next to its AUC: seen (train) and
+    unseen (test) identities of the training set, unseen ones of the other test sets."""
+    from analysis.identity_probe import variants_report
+
+    by_label: dict[str, list[Path]] = {}
+    for m, r in runs:
+        if m.yaml.startswith("fbi_clip"):
+            by_label.setdefault(m.label, []).append(r.dir)
+    if not by_label:
         return None
-    dest = out / "tables" / "identity_probe"
-    _py("analysis/identity_probe.py", "--weights_path", *[str(r.dir) for r in fbi], "--test_dataset", recipe.train[0],
-        "--splits", "test", "train", "--out", str(dest), "--opts", *opts)  # fmt: skip
-    return dest / "identity_probe.md"
+    return variants_report(by_label, out / "tables", recipe.train, list(runs[0][1].test), opts)[0]
 
 
 def cost(recipe: Recipe, out: Path, opts: list[str]) -> list[Path]:
@@ -220,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     steps.run("train + test", execute, [r for _, r in runs])
     rob = {} if "robustness" in args.skip else steps.run("robustness", robustness, recipe, runs, out, args)
     costs = [] if "cost" in args.skip else steps.run("cost", cost, recipe, out, args.opts)
+    probed = (
+        None if "probe" in args.skip else steps.run("identity probe", probe, recipe, runs, out, args.opts)
+    )
+    costs = [*costs, *([probed] if probed else [])]  # section 4 of the report: cost and identity probe
     report = steps.run(
         "tables + figures + report", build_report, recipe, runs, out, rob, costs, args, missing
     )

@@ -61,6 +61,10 @@ def test_print_commands_and_slurm_then_run_skip_and_table(demo_data, tmp_path, c
     )
     assert float(no_freq["delta"]) == pytest.approx(float(no_freq["mean"]) - float(full["mean"]), abs=1e-12)
     assert no_freq["reference"] == "fbi_clip_demo (full)" and no_freq["p_delong"] != ""
+    ident = (root / "ablation_identity.md").read_text()  # identity-probe accuracy next to AUC, per variant
+    assert "id acc z (unseen)" in ident and "| no_freq |" in ident and "| fbi_clip_demo (full) |" in ident
+    with open(root / "ablation_identity_probe.csv", newline="") as f:
+        assert {r["checkpoint"] for r in csv.DictReader(f)} == {"fbi_clip_demo (full)", "no_freq"}
 
     mtime = pred.stat().st_mtime_ns
     code, out, err = _main(_args(demo_data, tmp_path, "--print-commands"), capsys)

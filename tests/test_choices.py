@@ -75,7 +75,9 @@ def test_every_metric_scoring_choice_selects_a_metric_that_exists():
 
 def test_the_schema_checks_exactly_these_sets():
     assert ENUMS["metric_scoring"] == tuple(choices.METRIC_SCORING)
-    defaults = _cfg()
+    from training.detectors.fbi_clip import FBIClipDetector
+
+    defaults = {**_cfg(), "model": FBIClipDetector.config_defaults}  # model.* enums are fbi_clip's keys
     for key, allowed in ENUMS.items():
         node = defaults
         for part in key.split("."):

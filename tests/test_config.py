@@ -184,6 +184,8 @@ def test_nullable_keys_and_list_elements(tmp_path):
 def test_every_enumeration_is_checked(tmp_path):
     path = _write(tmp_path, "")
     for key, choices in ENUMS.items():
+        if key.startswith("model."):  # a detector's keys (fbi_clip's): tests/test_identity_knob.py
+            continue
         (msg,) = _problems(path, None, [f"{key}=bogus"])
         assert f"'{key}'" in msg and " | ".join("null" if c is None else c for c in choices) in msg
         ok = load_config(path, None, [f"{key}={choices[-1]}"], validate_model=False)

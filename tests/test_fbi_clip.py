@@ -142,6 +142,8 @@ ABLATIONS = {
     "no_identity": {"loss_weights": {"identity": 0.0}},
     "only_dwt": {"freq": {"fft": False, "channels": 8}},
     "ln_l2": {"freq": {"enabled": False}, "boundary": {"enabled": False}, "loss_weights": {"identity": 0.0}},
+    "identity_z": {"identity": {"attach": "z", "ramp": "linear"}},
+    "identity_both": {"identity": {"attach": "both", "depth": 3, "hidden": 8, "ramp": "constant"}},
 }
 
 
@@ -161,11 +163,14 @@ def test_every_trainable_param_gets_grad(name: str, tune: str) -> None:
     gates = {f"freq_gate_b{b}" for b in det.freq.blocks} if hasattr(det, "freq") else set()
     assert set(losses) == {"overall", *weights, *ramp, *gates}  # active terms logged, inactive ones absent
     if ramp:
-        assert losses["grl_lambda"].item() == pytest.approx(det.identity.grl.lambd)
+        assert all(
+            losses["grl_lambda"].item() == pytest.approx(h.grl.lambd) for h in det.identity_heads().values()
+        )
     expected = sum(weights[k] * losses[k] for k in weights)
     assert torch.allclose(losses["overall"], expected)
     assert hasattr(det, "freq") == (name not in ("no_freq", "ln_l2"))
-    assert hasattr(det, "identity") == (name not in ("no_identity", "ln_l2"))
+    assert hasattr(det, "identity") == (name not in ("no_identity", "ln_l2", "identity_z"))
+    assert hasattr(det, "identity_z") == (name in ("identity_z", "identity_both"))
 
 
 def test_boundary_loss_needs_masks_and_bad_configs_are_named() -> None:
@@ -212,8 +217,13 @@ def test_fbi_yaml_builds_and_steps(path) -> None:
     det = FBIClipDetector.from_config(cfg["model"], {"num_identities": 6, "label_names": ["a", "b"]})
     ablated = {"no_freq": {"freq"}, "no_boundary": {"boundary"}, "no_identity": {"identity"}}
     ablated["ln_l2_baseline"] = {"freq", "boundary", "identity"}
-    gone = ablated.get(path.stem.removeprefix("fbi_clip_").removeprefix("demo_"), set())  # demo ablations too
-    assert {p for p in ("freq", "boundary", "identity") if not hasattr(det, p)} == gone
+    gone = ablated.get(path.stem.removeprefix("fbi_clip_").removeprefix("demo_"), set())
+    built = {
+        "freq": hasattr(det, "freq"),
+        "boundary": hasattr(det, "boundary"),
+        "identity": bool(det.identity_heads()),
+    }
+    assert {p for p, yes in built.items() if not yes} == gone
     det.set_progress(0.2)
     b = batch()
     losses = det.get_losses(b, det(b))

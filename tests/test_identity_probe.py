@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -40,6 +41,43 @@ def test_folds_never_split_a_video_and_single_video_identities_are_dropped() -> 
         assert not set(video[tr]) & set(video[te])
     one = np.array([v if not v.startswith("id0_") else "id0_v0" for v in video])  # identity 0: one video only
     assert identity_probe(np.eye(12)[ident], ident, one, folds=3).n_dropped_identities == 1
+
+
+def test_video_memorising_features_give_chance_so_folds_cannot_leak_a_video() -> None:
+    """Features that name the *video* (not the person): a probe is at chance only if no video is on both sides.
+
+    With frames of one video in both training and held-out folds, the classifier maps the video code to its
+    identity and scores ≈ 1 — so this fails if identity_probe ever stops grouping its folds by video.
+    """
+    rng, ident, video = _synthetic(n_ids=20, videos=3, frames=3, seed=2)
+    codes = {v: rng.normal(0, 1, 32) for v in dict.fromkeys(video)}  # a random code per video
+    x = np.stack([codes[v] for v in video]) + rng.normal(0, 0.1, (len(video), 32))
+    r = identity_probe(x, ident, video, folds=3)
+    assert r.accuracy < r.chance + 0.1
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    ungrouped = StratifiedKFold(3, shuffle=True, random_state=0)
+    leaky = cross_val_score(LogisticRegression(max_iter=2000), x, ident, cv=ungrouped).mean()
+    assert leaky > 0.9  # the same features do leak identity when a video sits on both sides
+
+
+def test_variants_table_puts_probe_accuracy_next_to_auc(tmp_path) -> None:
+    from analysis.identity_probe import variants_table
+
+    runs = {}
+    for label, auc in (("full", 0.9), ("no_identity", 0.8)):
+        d = tmp_path / label / "test" / "D"
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"video_auc": auc, "frame_auc": auc - 0.05}))
+        runs[label] = [tmp_path / label]
+    base = {"dataset": "D", "split": "test", "frames": "all", "chance": 0.25}
+    rows = [{**base, "checkpoint": lab, "identities": ids, "features": f, "accuracy": acc}
+            for lab, acc in (("full", 0.3), ("no_identity", 0.7)) for ids in ("unseen", "seen") for f in ("z", "cls")]  # fmt: skip
+    g = variants_table(list(runs.items()), rows, "D")
+    assert g.rows[0][:5] == ["full", "0.900", "0.850", "0.300", "0.300"]
+    assert g.rows[1][1] == "0.800" and g.rows[1][3] == "0.700" and g.rows[1][-1] == "0.250"
+    assert "id acc z (unseen)" in g.markdown()
 
 
 def test_realfake_auc_of_a_label_signal() -> None:

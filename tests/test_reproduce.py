@@ -36,7 +36,8 @@ def test_demo_recipe_writes_a_traceable_report_and_resumes(demo_data, tmp_path, 
     assert code == 0, err
     report = (out / "report.md").read_text()
     assert f"wrote {out / 'report.md'}" in stdout
-    for heading in ("## 1. Cross-domain results", "## 3. Robustness", "In plain words", "| FBI-CLIP |"):
+    for heading in ("## 1. Cross-domain results", "## 3. Robustness", "In plain words", "| FBI-CLIP |",
+                    "Identity probe next to AUC — FBI-Demo"):  # fmt: skip
         assert heading in report
     for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
         assert (out / img).is_file(), img

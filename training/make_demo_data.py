@@ -1,4 +1,4 @@
-"""CLI: write the embedded demo datasets (FBI-Demo, and the cross-domain FBI-Demo-X) and optionally preview contact sheets."""
+"""CLI: write the embedded demo datasets (FBI-Demo, the cross-domain FBI-Demo-X, the identity-rich FBI-Demo-ID) and optionally preview contact sheets."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=["FBI-Demo"],
         choices=DEMO_DATASETS,
-        help="which demo datasets to build (FBI-Demo-X: the cross-domain recipe, same identity split)",
+        help="which demo datasets to build (FBI-Demo-X: the cross-domain recipe; FBI-Demo-ID: a different photo per video, for the identity probe; all share the identity split)",
     )
     ap.add_argument("--size", type=int, default=64, help="frame size in pixels")
     ap.add_argument("--videos_per_class", type=int, default=2)

@@ -16,6 +16,8 @@ BAD_FRAME_POLICIES = ("error", "drop")  # bad_frame_policy
 IDENTITY_RULES = ("target", "source", "video")  # identity_rule
 AUGMENT_ON = ("workers", "device")  # augment_on: where data_aug runs (training.dataset.loaders)
 SAMPLERS = ("random", "balanced", "paired")  # sampler (training/dataset/samplers.py)
+IDENTITY_ATTACH = ("cls", "z", "both")  # fbi_clip model.identity.attach: where the GRL identity head reads
+GRL_RAMPS = ("dann", "linear", "constant")  # fbi_clip model.identity.ramp: λ(progress) schedule of the GRL
 # metric_scoring → (metrics.json key, higher is better): what checkpoint selection compares.
 METRIC_SCORING: dict[str, tuple[str, bool]] = {
     "auc": ("frame_auc", True),

@@ -36,6 +36,8 @@ ENUMS: dict[str, tuple[Any, ...]] = {
     "identity_rule": choices.IDENTITY_RULES,
     "augment_on": choices.AUGMENT_ON,
     "sampler": choices.SAMPLERS,
+    "model.identity.attach": choices.IDENTITY_ATTACH,  # fbi_clip
+    "model.identity.ramp": choices.GRL_RAMPS,  # fbi_clip
 }
 
 # A null default says nothing about the type, so these give the shape a set value must have.

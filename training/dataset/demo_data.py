@@ -10,6 +10,9 @@ The result is two tiny datasets in the DeepfakeBench layout, so the whole pipeli
 from FBI-Demo training too), but every video is rendered by a *different* recipe — another mask shape,
 colour transfer instead of gain/offset, a non-rigid warp and a JPEG pass (see ``demo_x.py`` for the list).
 Training on FBI-Demo and testing on FBI-Demo-X is a real "train on one manipulation, test on another".
+``FBI-Demo-ID`` (same layout and split) is the identity-rich variant for the identity probe: every video
+starts from a different strongly re-posed, re-lit "photo" of its identity (``demo_id.py``), then FBI-Demo's
+recipe runs unchanged, so "same image" is no longer "same identity".
 
 Decisions worth knowing:
 - Source: the first 100 images of ``skimage.data.lfw_subset()`` (the last 100 are not faces). Each image is
@@ -52,7 +55,8 @@ logger = get_logger("dataset.demo_data")
 
 DATASET = "FBI-Demo"
 DATASET_X = "FBI-Demo-X"
-DEMO_DATASETS = (DATASET, DATASET_X)
+DATASET_ID = "FBI-Demo-ID"  # identity-rich: a different "photo" per video (demo_id.py)
+DEMO_DATASETS = (DATASET, DATASET_X, DATASET_ID)
 LABELS = {"real": f"{DATASET}_real", "fake": f"{DATASET}_fake"}
 STAMP_NAME = ".demo_stamp.json"
 # Bump when the synthesis changes, so stamped folders are rebuilt. 3: FBI-Demo-X added (FBI-Demo's
@@ -230,8 +234,9 @@ def build_demo_dataset(
 ) -> Path:
     """Write a demo dataset's frames/masks/landmarks and JSON; skip if an identical build is already there.
 
-    ``dataset`` is ``FBI-Demo`` (the SBI-style recipe) or ``FBI-Demo-X`` (the cross-domain recipe of
-    ``demo_x.py``); both use the same identity split for the same ``split`` and ``seed``. Returns the JSON
+    ``dataset`` is ``FBI-Demo`` (the SBI-style recipe), ``FBI-Demo-X`` (the cross-domain recipe of
+    ``demo_x.py``) or ``FBI-Demo-ID`` (a different photo per video, ``demo_id.py``); all use the same
+    identity split for the same ``split`` and ``seed``. Returns the JSON
     path. A build is identical when the JSON exists and ``<rgb_dir>/<dataset>/.demo_stamp.json`` records the
     same parameters (and generator version) with ``complete: true``.
     """
@@ -283,8 +288,8 @@ def _render_all(root: Path, faces: np.ndarray, splits: dict[str, list[int]], par
     jobs = [(s, i) for s in SPLITS for i in splits[s]]
     quiet = int(os.environ.get("RANK", "0")) != 0
     for sname, ident in tqdm(jobs, desc=f"{dataset} identities", disable=quiet):
-        # FBI-Demo-X draws from streams disjoint from FBI-Demo's: other tints, motion and blends.
-        tint_key, video_key = (1, 2) if dataset == DATASET else (11, 12)
+        # FBI-Demo-X and FBI-Demo-ID draw from streams disjoint from FBI-Demo's: other tints, motion and blends.
+        tint_key, video_key = {DATASET: (1, 2), DATASET_X: (11, 12), DATASET_ID: (21, 22)}[dataset]
         tint = _skin_tint(np.random.default_rng([seed, tint_key, ident]))
         for ci, cls in enumerate(("real", "fake")):
             for v in range(params["videos_per_class"]):
@@ -304,7 +309,13 @@ def _render_x(*args, **kwargs):
     return render_video_x(*args, **kwargs)
 
 
-_RENDERERS = {DATASET: render_video, DATASET_X: _render_x}
+def _render_id(*args, **kwargs):
+    from training.dataset.demo_id import render_video_id
+
+    return render_video_id(*args, **kwargs)
+
+
+_RENDERERS = {DATASET: render_video, DATASET_X: _render_x, DATASET_ID: _render_id}
 
 
 def _skin_tint(rng: np.random.Generator) -> np.ndarray:

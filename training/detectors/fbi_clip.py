@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fbi_common.logging import get_logger
+from training.config.choices import GRL_RAMPS, IDENTITY_ATTACH
 from training.detectors.base import BaseDetector, batch_labels
 from training.loss.fbi_losses import boundary_supervision, freq_consistency, identity_ce, margin_ce
 from training.loss.hypersphere import alignment_loss, uniformity_loss
@@ -22,6 +23,12 @@ from training.registry import DETECTORS
 log = get_logger("detectors.fbi_clip")
 
 LOSS_TERMS = ("ce", "align", "uniform", "freq_consistency", "identity", "boundary")
+_IDENTITY_MODULES = {"cls": "identity", "z": "identity_z"}  # attach point → module name
+_IDENTITY_LOGITS = {"cls": "identity_logits", "z": "identity_logits_z"}
+
+
+def _attach_points(attach: str) -> list[str]:
+    return ["cls", "z"] if attach == "both" else [attach]
 
 
 @DETECTORS.register("fbi_clip")
@@ -71,7 +78,14 @@ class FBIClipDetector(BaseDetector):
             "scale": 16.0,  # cosine head scale s
             "margin": 0.0,  # additive angular margin m (ArcFace), training only
         },
-        "identity": {"hidden": 0, "lambda_max": 0.1, "gamma": 10.0},
+        "identity": {  # the GRL identity-adversarial head, built when loss_weights.identity > 0
+            "attach": "cls",  # cls | z | both: the backbone CLS token, the embedding z, or a head on each
+            "lambda_max": 0.1,  # GRL strength once ramped up (gradient × −λ into the features)
+            "ramp": "dann",  # dann: λ_max·(2/(1+e^{−γp})−1) | linear: λ_max·p | constant: λ_max (p: progress)
+            "gamma": 10.0,  # steepness γ of the dann ramp
+            "depth": 1,  # layers of the identity classifier: 1 linear; k ≥ 2: k−1 hidden GELU layers
+            "hidden": 256,  # width of those hidden layers (depth ≥ 2)
+        },
         "slerp": {"prob": 0.0, "t_range": [0.0, 1.0], "mode": "extend"},  # mode: extend | replace
         "loss_weights": {
             "ce": 1.0,
@@ -169,8 +183,12 @@ class FBIClipDetector(BaseDetector):
                 bb.grid_size, b["channels"], b["blur_kernel"], b["blur_sigma"], b["canny"]
             )
         if self.weights["identity"]:
-            i = cfg["identity"]
-            self.identity = IdentityHead(bb.width, num_identities, i["hidden"], i["lambda_max"], i["gamma"])
+            # `identity` reads the CLS token, `identity_z` the embedding (module names kept per attach point,
+            # so checkpoints of one attach point load into the same config)
+            i, dims = cfg["identity"], {"cls": bb.width, "z": cfg["head"]["embed_dim"]}
+            for where in _attach_points(i["attach"]):
+                head = IdentityHead(dims[where], num_identities, i["hidden"], i["lambda_max"], i["gamma"], i["depth"], i["ramp"])  # fmt: skip
+                setattr(self, _IDENTITY_MODULES[where], head)
 
     # ---- interface ---------------------------------------------------------------------------------
     @classmethod
@@ -179,9 +197,13 @@ class FBIClipDetector(BaseDetector):
         n_ids = int(data_info.get("num_identities", 0))
         return cls(**cls.resolve_model_cfg(model_cfg), num_identities=n_ids)
 
+    def identity_heads(self) -> dict[str, IdentityHead]:
+        """The built identity heads by attach point (`cls`, `z`); empty without the identity branch."""
+        return {w: getattr(self, m) for w, m in _IDENTITY_MODULES.items() if hasattr(self, m)}
+
     def set_progress(self, progress: float) -> None:
-        if hasattr(self, "identity"):
-            self.identity.set_progress(progress)
+        for head in self.identity_heads().values():
+            head.set_progress(progress)
 
     def encode(self, images: torch.Tensor) -> dict[str, Any]:
         """Backbone features with the frequency tokens injected: `{"cls", "patch", "x01", "freq"}`.
@@ -207,8 +229,9 @@ class FBIClipDetector(BaseDetector):
         logits = self.head(z)
         pred.update({"cls": logits, "prob": torch.softmax(logits.float(), dim=1)[:, 1], "feat": z})
         if not inference:
-            if hasattr(self, "identity"):
-                pred["identity_logits"] = self.identity(enc["cls"])
+            feats = {"cls": enc["cls"], "z": z}
+            for where, head in self.identity_heads().items():
+                pred[_IDENTITY_LOGITS[where]] = head(feats[where])
             if hasattr(self, "freq_proj"):
                 fo = enc["freq"]
                 pred["freq_fft"] = self.freq_proj["fft"](fo.fft.mean(dim=1))
@@ -240,13 +263,15 @@ class FBIClipDetector(BaseDetector):
                     "model.loss_weights.identity > 0 needs batch['identity'] (identity labels from the index)"
                 )
             ids = torch.as_tensor(batch["identity"], device=z.device)
-            losses["identity"] = identity_ce(pred["identity_logits"], ids)
+            terms = [identity_ce(pred[_IDENTITY_LOGITS[w]], ids) for w in self.identity_heads()]
+            losses["identity"] = sum(terms) / len(terms)  # attach both: the mean of the two heads' CE
         if w["boundary"]:
             losses["boundary"] = self._boundary_loss(batch, pred)
         overall = sum(w[k] * v for k, v in losses.items())
         out = {"overall": overall, **losses}
-        if hasattr(self, "identity"):  # logged with the losses (not part of `overall`): the GRL ramp
-            out["grl_lambda"] = torch.tensor(self.identity.grl.lambd, device=z.device)
+        heads = list(self.identity_heads().values())
+        if heads:  # logged with the losses (not part of `overall`): the GRL ramp (one schedule for all heads)
+            out["grl_lambda"] = torch.tensor(heads[0].grl.lambd, device=z.device)
         out.update(self.gate_magnitudes())
         return out
 
@@ -289,6 +314,17 @@ def _check(cfg: dict, w: dict[str, float], num_identities: int) -> None:
         problems.append(
             f"model.loss_weights.identity > 0 needs ≥ 2 training identities, the data gave {num_identities}; "
             "check identity_rule or set model.loss_weights.identity: 0"
+        )
+    i = cfg["identity"]
+    if i["attach"] not in IDENTITY_ATTACH or i["ramp"] not in GRL_RAMPS:
+        problems.append(
+            f"model.identity: attach '{i['attach']}' (choose {' | '.join(IDENTITY_ATTACH)}), "
+            f"ramp '{i['ramp']}' (choose {' | '.join(GRL_RAMPS)})"
+        )
+    if i["depth"] < 1 or (i["depth"] > 1 and i["hidden"] < 1) or i["lambda_max"] < 0:
+        problems.append(
+            f"model.identity: depth={i['depth']}, hidden={i['hidden']}, lambda_max={i['lambda_max']}; "
+            "need depth ≥ 1, hidden ≥ 1 when depth ≥ 2, lambda_max ≥ 0"
         )
     bad = [f for f in cfg["freq"]["inject_at"] if not 0.0 <= f < 1.0]
     if bad:

@@ -82,19 +82,28 @@ def build_head(kind: str, in_dim: int, num_classes: int, scale: float, margin: f
 
 
 class IdentityHead(nn.Module):
-    """Identity classifier behind a GRL: minimising its CE pushes the features to forget identity."""
+    """Identity classifier behind a GRL: minimising its CE pushes the features to forget identity.
 
-    def __init__(
-        self, in_dim: int, num_identities: int, hidden: int = 0, lambda_max: float = 1.0, gamma: float = 10.0
-    ) -> None:
+    `depth` linear layers (1: a linear classifier; k ≥ 2: k − 1 hidden layers of `hidden` units with GELU).
+    A deeper classifier can find identity a linear one cannot, so the reversed gradient removes more of it.
+    """
+
+    def __init__(self, in_dim: int, num_identities: int, hidden: int = 0, lambda_max: float = 1.0,
+                 gamma: float = 10.0, depth: int = 1, ramp: str = "dann") -> None:  # fmt: skip
         super().__init__()
-        self.grl = GradientReversal(lambda_max, gamma)
-        if hidden:
-            self.classifier = nn.Sequential(
-                nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, num_identities)
+        if depth < 1 or (depth > 1 and hidden < 1):
+            raise ValueError(
+                f"model.identity: depth={depth}, hidden={hidden}; need depth ≥ 1 and hidden ≥ 1 when depth ≥ 2"
             )
-        else:
+        self.grl = GradientReversal(lambda_max, gamma, ramp)
+        if depth == 1:
             self.classifier = nn.Linear(in_dim, num_identities)
+        else:
+            dims = [in_dim] + [hidden] * (depth - 1)
+            layers: list[nn.Module] = []
+            for a, b in zip(dims[:-1], dims[1:], strict=True):
+                layers += [nn.Linear(a, b), nn.GELU()]
+            self.classifier = nn.Sequential(*layers, nn.Linear(dims[-1], num_identities))
 
     def set_progress(self, progress: float) -> None:
         self.grl.set_progress(progress)
