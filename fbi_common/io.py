@@ -22,7 +22,9 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
     """Call `write(f)` on a temp file next to `path`, fsync it and rename it over `path`.
 
     On any failure the temp file is removed and the old `path` (if any) is left untouched; an OSError
-    becomes a `WriteError` naming the path and the reason.
+    becomes a `WriteError` naming the path and the reason. The file gets the permissions a plain
+    `open(path, "w")` would give (0666 minus the umask; an existing file keeps its mode) — `mkstemp`
+    alone would leave every report, table and checkpoint readable by its owner only (0600).
     """
     path = Path(path)
     try:
@@ -35,6 +37,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
@@ -43,6 +46,12 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

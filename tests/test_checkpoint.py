@@ -140,3 +140,22 @@ def test_shape_mismatch_is_a_checkpoint_error(tmp_path):
     )
     with pytest.raises(CheckpointError, match="does not fit the model"):
         load_model_weights(_net(), load_checkpoint(tmp_path / "w.pth"))
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
+    """Reports, tables and checkpoints are readable like any file the user writes (not mkstemp's 0600)."""
+    import os
+
+    from fbi_common.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        new = atomic_write_text(tmp_path / "report.md", "# report\n")
+        assert new.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.txt"
+        kept.write_text("x")
+        kept.chmod(0o600)
+        atomic_write_text(kept, "y")
+        assert kept.stat().st_mode & 0o777 == 0o600 and kept.read_text() == "y"
+    finally:
+        os.umask(old)
