@@ -185,6 +185,23 @@ def test_ensure_demo_dataset(
     assert calls == [(tmp_path / "rgb", tmp_path / "json")]
 
 
+def test_a_mistyped_rgb_dir_is_refused_not_regenerated_over_the_json(
+    tmp_path: Path, built: tuple[Path, Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fbi_common.errors import DataError
+
+    rgb, json_path, _ = built
+    calls: list[tuple] = []
+    monkeypatch.setattr(demo_data, "build_demo_dataset", lambda *a, **k: calls.append(a))
+    typo = tmp_path / "rgbb"
+    cfg = {"rgb_dir": str(typo), "dataset_json_folder": str(json_path.parent), "lmdb": False,
+           "train_dataset": ["FBI-Demo"], "val_dataset": None, "test_dataset": ["FBI-Demo"]}  # fmt: skip
+    mtime = json_path.stat().st_mtime_ns
+    with pytest.raises(DataError, match=r"exists but rgb_dir .*rgbb has no FBI-Demo frames.*--overwrite"):
+        ensure_demo_dataset(cfg)
+    assert calls == [] and not typo.exists() and json_path.stat().st_mtime_ns == mtime
+
+
 def test_cli_with_preview(tmp_path: Path, built: tuple[Path, Path, dict]) -> None:
     from training.make_demo_data import main
 

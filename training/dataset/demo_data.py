@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from fbi_common.errors import DataError
 from fbi_common.io import atomic_write_json
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
@@ -354,6 +355,15 @@ def _ensure_one(cfg: dict, dataset: str) -> None:
     frames_ok = bool(cfg.get("lmdb")) or (_read_json(stamp) or {}).get("complete") is True
     if json_path.exists() and frames_ok:
         return
+    if json_path.exists() and not stamp.parent.exists():
+        # The JSON was built with frames elsewhere: a mistyped rgb_dir would otherwise regenerate the
+        # whole dataset into the wrong folder and rewrite a JSON another run may rely on.
+        raise DataError(
+            f"{json_path} exists but rgb_dir {rgb_dir} has no {dataset} frames ({stamp.parent} is missing): "
+            f"check rgb_dir (is it mistyped?), or regenerate both with "
+            f"`python training/make_demo_data.py --dataset {dataset} --rgb_dir {rgb_dir} --json_folder {json_folder} "
+            "--overwrite`"
+        )
     if int(os.environ.get("RANK", "0")) != 0:
         _wait_for_build(json_path, stamp)
         return
