@@ -160,9 +160,9 @@ def execute(runs: list[Run], env: dict | None = None, jobs: int = 1) -> None:
         tasks.append((r.name, r.command(), r.root / f"{r.name}.console.txt"))
     codes = run_pool(tasks, jobs, run_env, "runs")
     failed = [(r, codes[r.name], r.root / f"{r.name}.console.txt") for r in pending
-              if codes.get(r.name) != 0 or r.state() != "done"]  # fmt: skip
+              if codes[r.name] is not None and (codes[r.name] != 0 or r.state() != "done")]  # fmt: skip
     if failed:
-        _failed(failed)
+        _failed(failed, [r.name for r in pending if codes[r.name] is None])
 
 
 def run_pool(
@@ -206,9 +206,12 @@ def _drain(queue: list, live: list, codes: dict, jobs: int, env: dict, bar) -> N
             bar.update(1)
 
 
-def _failed(failed: list[tuple[Run, int, Path]]) -> None:
+def _failed(failed: list[tuple[Run, int, Path]], not_started: list[str] = ()) -> None:
     names = ", ".join(f"{r.name} (exit {code}; see {where})" for r, code, where in failed)
-    raise PlanError(f"run {names} failed; fix it and re-run the same command: finished runs are skipped")
+    later = f" (not started: {', '.join(not_started)})" if not_started else ""
+    raise PlanError(
+        f"run {names} failed{later}; fix it and re-run the same command: finished runs are skipped"
+    )
 
 
 def shell_lines(runs: list[Run]) -> list[str]:
