@@ -180,3 +180,38 @@ def test_cached_loader_draws_the_same_batches_and_keeps_dropped_frames_dropped()
             assert b["index"].tolist() == kept and b["features"][:, 0].tolist() == kept
             assert "image" not in b and b["label"].tolist() == [i % 2 for i in kept]
     assert list(drops.items) == [4]
+
+
+def test_check_config_refuses_several_processes(monkeypatch):
+    from training.trainer.feature_cache import check_config
+
+    cfg = {"feature_cache": True, "use_data_augmentation": False}
+    check_config(cfg)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(
+        ConfigError, match=r"^feature_cache: true trains in one process.*set feature_cache: false$"
+    ):
+        check_config(cfg)
+    check_config({**cfg, "feature_cache": False})
+
+
+def test_check_model_refuses_detectors_without_a_split_or_with_batch_norm_in_the_features():
+    from torch import nn
+
+    from training.trainer.feature_cache import check_model
+
+    class Probe(nn.Module):
+        classifier_modules = ("head",)
+
+        def __init__(self, backbone: nn.Module) -> None:
+            super().__init__()
+            self.backbone, self.head = backbone.requires_grad_(False), nn.Linear(4, 2)
+
+    cfg = {"feature_cache": True, "model_name": "probe"}
+    check_model(cfg, Probe(nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.0), nn.LayerNorm(4))))
+    for backbone, says in ((nn.BatchNorm1d(4), "batch norm or dropout"), (nn.Dropout(0.1), "(backbone)")):
+        with pytest.raises(ConfigError) as e:
+            check_model(cfg, Probe(backbone))
+        assert says in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="features\\(\\)/classifier\\(\\) split, which model 'probe'"):
+        check_model(cfg, nn.Linear(4, 2))
