@@ -49,8 +49,10 @@ NULLABLE_KINDS: dict[str, Any] = {
     "mean": [0.0],
     "std": [0.0],
     "max_steps": 0,
-    "frame_cache": "",
 }
+
+# Keys whose default is set but which also take null (off): frame_cache: auto | DIR | null.
+NULL_ALLOWED: frozenset[str] = frozenset({"frame_cache"})
 
 # Smallest allowed value of numeric keys (a batch of 0, 0 epochs or 0 frames per video cannot run).
 MINIMUMS: dict[str, int | float] = {
@@ -216,6 +218,10 @@ def check_value(
     if path in FREE_MAPPINGS:
         return _check_free_mapping(value, path, source, problems)
     hint = f" (default: {_yaml_text(default)})" if show_default else ""
+    if path in NULL_ALLOWED:
+        if value is None:
+            return None
+        hint += " or null"
     if default is None:
         if value is None:
             return None
