@@ -67,7 +67,7 @@ def _cached_train(cfg: dict):
 
 
 @pytest.mark.parametrize(("aug", "where"), [(False, "dir"), (True, "dir"), (True, "auto")])
-def test_cached_frames_equal_decoded_frames(demo_data, tmp_path, aug, where):
+def test_cached_frames_equal_decoded_frames(demo_data, tmp_path, caplog, aug, where):
     plain_cfg = _cfg(demo_data, use_data_augmentation=aug)
     if where == "auto":
         cache_cfg = _auto_cfg(demo_data, tmp_path, use_data_augmentation=aug)
@@ -87,6 +87,17 @@ def test_cached_frames_equal_decoded_frames(demo_data, tmp_path, aug, where):
     decoded = again.reader.read_image(rel)
     assert hw == decoded.shape[:2] and image.shape == (24, 24, 3) and mask.shape == (24, 24)
     assert np.array_equal(image, again.transform.resize(decoded, None, None)[0])
+    if (
+        where == "auto"
+    ):  # a stale table in the auto folder is rebuilt with a warning (a DIR's: an error, below)
+        src = again.reader.path_of(rel)
+        st = src.stat()
+        os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        caplog.set_level(logging.INFO, logger="fbi")
+        rebuilt = _cached_train(cache_cfg)
+        assert rebuilt.cache.path == again.cache.path and rebuilt.cache.filled() == 0
+        assert any(r.levelname == "WARNING" and "is stale" in r.getMessage() for r in caplog.records)
+        _same(plain, _items(rebuilt))
 
 
 _Usage = namedtuple("_Usage", "total used free")

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise ConfigError(
                         f"frame_cache: auto: {problem}; name another folder with --opts frame_cache=DIR"
                     )
-                attach_frame_cache(ds, root, names, split)
+                attach_frame_cache(cfg, ds, root, names, split)
             counts = fill_cache(ds, int(cfg.get("workers", 0)), desc=f"{split} frame cache")
             print(
                 f"{split}: {ds.cache.path}: {ds.cache.filled()} of {ds.cache.n} frames cached "

@@ -10,10 +10,11 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from fbi_common.logging import get_logger
+from fbi_common.paths import resolve_path
 from training.config.schema import ConfigError
 from training.dataset.dataset import DeepfakeDataset, collate_drop_none
 from training.dataset.frame_cache import FrameCache, open_frame_cache
-from training.dataset.frame_cache_auto import auto_cache_dir, is_auto
+from training.dataset.frame_cache_auto import auto_cache_dir, auto_root, is_auto
 from training.dataset.index import SPLITS, build_index
 from training.dataset.readers import FileReader, LmdbReader
 from training.dataset.samplers import build_train_sampler
@@ -103,7 +104,7 @@ def build_dataset(
         sbi=sbi,
     )
     if cfg.get("frame_cache") and not is_auto(cfg["frame_cache"]):  # auto: training decides (below)
-        attach_frame_cache(ds, cfg["frame_cache"], names, split)
+        attach_frame_cache(cfg, ds, cfg["frame_cache"], names, split)
     log.info("%s", ds)
     return ds
 
@@ -112,8 +113,14 @@ def cache_label(names: list[str], split: str) -> str:
     return f"{'+'.join(names)}-{split}"
 
 
-def attach_frame_cache(ds: DeepfakeDataset, root: str | Path, names: list[str], split: str) -> FrameCache:
-    """Give `ds` its table under `root` (training/dataset/frame_cache.py); refused with self-blending."""
+def attach_frame_cache(
+    cfg: dict, ds: DeepfakeDataset, root: str | Path, names: list[str], split: str
+) -> FrameCache:
+    """Give `ds` its table under `root` (training/dataset/frame_cache.py); refused with self-blending.
+
+    Stale tables in the `auto` folder (`frame_cache/` beside the data root, which the framework owns)
+    are rebuilt with a warning; in a folder the config names they stop the run.
+    """
     if ds.sbi is not None:
         raise ConfigError(
             "frame_cache: self-blended images (data_aug.sbi.enabled) are made from the full-resolution "
@@ -122,7 +129,7 @@ def attach_frame_cache(ds: DeepfakeDataset, root: str | Path, names: list[str], 
         )
     ds.cache = open_frame_cache(
         root, cache_label(names, split), ds.frames(), ds.transform.size, ds.with_mask, ds.reader.source,
-        ds.reader.stamp,
+        ds.reader.stamp, rebuild_stale=resolve_path(root) == auto_root(cfg),
     )  # fmt: skip
     return ds.cache
 
@@ -146,7 +153,7 @@ def with_training_cache(cfg: dict, train_ds: DeepfakeDataset, names: list[str], 
         self_blend=train_ds.sbi is not None,
     )
     if root is not None:
-        attach_frame_cache(train_ds, root, names, "train")
+        attach_frame_cache(cfg, train_ds, root, names, "train")
     return {**cfg, "frame_cache": None if root is None else str(root)}
 
 
