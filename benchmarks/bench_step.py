@@ -1,8 +1,8 @@
 """Train- and eval-step throughput (img/s) of the main detectors on the current device, with speed options side by side:
 
     python benchmarks/bench_step.py [--models clip_lp clip_ln fbi_clip xception] [--tower tiny|b16]
-        [--batch 16] [--reps 5] [--options channels_last compile fused_adamw grad_ckpt]
-        [--amp none|bf16|fp16] [--clock wall|cpu] [--device cuda|cpu]
+        [--batch 16] [--reps 5] [--options channels_last compile fused_adamw grad_ckpt feature_cache]
+        [--amp none|bf16|fp16] [--clock wall|cpu] [--device cuda|cpu] [--epochs 10]
 
 Detectors come from the shipped YAMLs (`clip_linear_probe.yaml`, `clip.yaml` (LN-tuning),
 `fbi_clip.yaml`, `xception.yaml`), random init (`pretrained: none`). `--tower tiny` swaps the CLIP
@@ -13,6 +13,15 @@ forward. Every option in `--options` is timed on its own on top of the plain set
 to all rows), all rows interleaved per repetition, and reported as the median img/s with its ratio to
 the plain row of the same model. `compile` is `torch.compile` (default mode; its compile time is
 excluded by the warm-up step). Ends with `RESULT step_<model>_<train|eval>_img_s X` for the plain rows.
+
+`feature_cache` (training's `feature_cache: true`; only for models whose trainable parameters are all in
+the classifier, i.e. `clip_lp`): its train column is a step on stored features — the batch fetched from
+the in-memory cache through the training code (`CachedFeatures` + `cached_loader`, shuffled), then
+classifier + loss + backward + AdamW — and its eval column the one-time feature pass (`features()`, no
+grad). The plain rows get their batch for free (no data loading; `bench_loader.py` times that), so the
+cache's gain in a real run is larger. Epoch times for `--epochs` epochs follow, and
+`RESULT feature_cache_later_epoch_speedup`, `RESULT feature_cache_run_speedup` (the whole run, the
+feature pass included).
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ MODELS = {
     "xception": "xception.yaml",
 }
 TINY_TOWER = {"width": 192, "layers": 6, "head_width": 64, "patch_size": 8, "image_size": 64}
-OPTIONS = ("channels_last", "compile", "fused_adamw", "grad_ckpt")
+OPTIONS = ("channels_last", "compile", "fused_adamw", "grad_ckpt", "feature_cache")
 AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -72,12 +81,56 @@ def build(name: str, tower: str, device: torch.device, option: str | None) -> tu
     return det, size
 
 
+class Frames:
+    """What `CachedFeatures` reads from a dataset: its length and each item's labels and keys."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def describe(self, i: int) -> dict:
+        label = i % 2
+        video = f"bench/{'fake' if label else 'real'}/{i // 8:06d}"
+        return {"label": label, "label_name": "fake" if label else "real", "video_key": video,
+                "frame": f"{video}/{i % 8:03d}.png", "identity": 0, "index": i}  # fmt: skip
+
+
+def feature_batches(det: torch.nn.Module, image: torch.Tensor, n: int):
+    """An endless shuffled stream of training batches from a cache of `n` stored features, built with
+    the training code; the features are the model's own, of random images."""
+    from torch.utils.data import DataLoader
+
+    from training.dataset.dataset import collate_drop_none
+    from training.trainer.feature_cache import CachedFeatures, cached_loader
+
+    with torch.no_grad():
+        det.eval()
+        f = det.features({"image": image}).float().cpu()
+    feats = f.repeat((n + len(f) - 1) // len(f), 1)[:n]
+    g = torch.Generator().manual_seed(0)
+    plain = DataLoader(Frames(n), batch_size=len(image), shuffle=True, drop_last=True,
+                       collate_fn=collate_drop_none, generator=g)  # fmt: skip
+    loader = cached_loader(plain, CachedFeatures(Frames(n), feats, {}))
+    while True:
+        yield from loader
+
+
 class Row:
     """One (model, option) setting: its detector, optimizer, batch and timings."""
 
     def __init__(self, name: str, option: str | None, args, device: torch.device) -> None:
         self.name, self.option = name, option
         self.det, size = build(name, args.tower, device, option)
+        if self.det is not None and option == "feature_cache":
+            from training.config import ConfigError
+            from training.trainer.feature_cache import check_model
+
+            try:  # the training option's own rule decides where it applies
+                check_model({"feature_cache": True, "model_name": name}, self.det)
+            except ConfigError:
+                self.det = None
         if self.det is None:
             return
         params = [p for p in self.det.parameters() if p.requires_grad]
@@ -94,6 +147,9 @@ class Row:
         }
         self.forward = torch.compile(self.det) if option == "compile" else self.det
         self.amp, self.device = AMP[args.amp], device
+        if option == "feature_cache":
+            self.cached = feature_batches(self.det, self.batch["image"], 8 * args.batch)
+            self.train_step, self.eval_step = self.cached_train_step, self.feature_pass
         self.times: dict[str, list[float]] = {"train": [], "eval": []}
 
     def _autocast(self):
@@ -115,6 +171,23 @@ class Row:
         with self._autocast():
             self.forward(self.batch, inference=True)
 
+    def cached_train_step(self) -> None:
+        from training.trainer.build import run_detector, to_device
+
+        self.det.train()
+        batch = to_device(next(self.cached), self.device)
+        self.opt.zero_grad(set_to_none=True)
+        with self._autocast():
+            losses = self.det.get_losses(batch, run_detector(self.det, batch))
+        losses["overall"].backward()
+        self.opt.step()
+
+    @torch.no_grad()
+    def feature_pass(self) -> None:
+        self.det.eval()
+        with self._autocast():
+            self.det.features(self.batch)
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,13 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tower", choices=["tiny", "b16"], default="tiny")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--reps", type=int, default=5, help="timed repetitions per row (after one warm-up)")
-    p.add_argument("--options", nargs="*", choices=OPTIONS, default=["channels_last", "fused_adamw"])
+    p.add_argument(
+        "--options", nargs="*", choices=OPTIONS, default=["channels_last", "fused_adamw", "feature_cache"]
+    )
     p.add_argument("--amp", choices=list(AMP), default="none")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--epochs", type=int, default=10, help="epochs of the feature_cache run-time estimate")
     args = p.parse_args(argv)
-    if args.batch < 2 or args.reps < 1:
-        p.error("--batch must be >= 2 and --reps >= 1")
+    if args.batch < 2 or args.reps < 1 or args.epochs < 1:
+        p.error("--batch must be >= 2, --reps >= 1 and --epochs >= 1")
     device = torch.device(args.device)
     if "fused_adamw" in args.options and device.type not in ("cuda", "cpu"):
         p.error("fused AdamW needs a CUDA or CPU device")
@@ -169,7 +245,29 @@ def main(argv: list[str] | None = None) -> int:
     for n, r in plain.items():
         for k, v in r.times.items():
             print(f"RESULT step_{n}_{k}_img_s {args.batch / statistics.median(v):.1f}")
+    for r in rows:
+        if r.option == "feature_cache":
+            print_feature_cache(r, plain[r.name], args)
     return 0
+
+
+def print_feature_cache(row: Row, plain: Row, args) -> None:
+    """Seconds per 1000 training frames: an epoch without the cache, the feature pass, a cached epoch,
+    and the whole `--epochs` run each way."""
+    per_k = {k: 1000 * statistics.median(v) / args.batch for k, v in row.times.items()}
+    plain_epoch = 1000 * statistics.median(plain.times["train"]) / args.batch
+    cached_run = per_k["eval"] + args.epochs * per_k["train"]
+    print(
+        f"\n{row.name} with feature_cache, seconds per 1000 training frames (data loading excluded): epoch "
+        f"without the cache {plain_epoch:.2f} s; with it a one-time feature pass {per_k['eval']:.2f} s, then "
+        f"{per_k['train']:.3f} s per epoch; {args.epochs} epochs: {args.epochs * plain_epoch:.1f} s vs "
+        f"{cached_run:.1f} s"
+    )
+    print(
+        f"RESULT step_{row.name}_cached_train_img_s {args.batch / statistics.median(row.times['train']):.1f}"
+    )
+    print(f"RESULT feature_cache_later_epoch_speedup {plain_epoch / per_k['train']:.1f}")
+    print(f"RESULT feature_cache_run_speedup {args.epochs * plain_epoch / cached_run:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 """Bad data on the training side: every broken JSON, frame, mask, landmark or LMDB is one clear error
-naming the file and the fix, and everything bad_frame_policy=drop leaves out is counted and reported."""
+naming the file and the fix. What bad_frame_policy=drop leaves out is counted: test_dropped_frames.py."""
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import yaml
 from fbi_common.cli import error_message
 from fbi_common.errors import DataError, FBIError
 from fbi_common.paths import REPO_ROOT
-from tests.conftest import tiny_opts
 from training.dataset.dataset import DeepfakeDataset
 from training.dataset.index import build_index, resolve_json
 from training.dataset.loaders import build_dataset
@@ -197,70 +195,7 @@ def test_lmdb_missing_environment_and_key(tmp_path):
         reader.read_image(FRAME)
 
 
-# ---- nothing dropped without a count ---------------------------------------------------------------
-
-
-def test_index_time_drops_travel_with_the_dataset(tmp_path, fbi_log):
-    path = _toy(tmp_path)
-    doc = json.loads(path.read_text())
-    doc["Toy"]["Toy_fake"]["test"]["empty_v"] = {"label": "Toy_fake", "frames": []}
-    path.write_text(json.dumps(doc))
-    with pytest.raises(DataError, match="empty frame list"):
-        _dataset(tmp_path, "test")
-    ds = _dataset(tmp_path, "test", bad_frame_policy="drop")
-    assert ds.dropped_videos == ["Toy/Toy_fake/empty_v"]
-    assert "1 video(s) dropped at index time" in fbi_log.text
-
-
-@pytest.fixture()
-def own_logging():
-    """An in-process run calls setup_logging (propagation off, a log.txt handler): undo it afterwards."""
-    logger = logging.getLogger("fbi")
-    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
-    yield
-    for h in list(logger.handlers):
-        logger.removeHandler(h)
-        if h not in handlers:
-            h.close()
-    for h in handlers:
-        logger.addHandler(h)
-    logger.setLevel(level)
-    logger.propagate = propagate
-
-
-def test_training_run_reports_every_dropped_frame(demo_data, tmp_path, own_logging):
-    """bad_frame_policy=drop: the train log, val and test metrics.json and results.json count the drops."""
-    from training.config import load_config
-    from training.trainer.runner import run_training
-
-    rgb, js = tmp_path / "rgb", tmp_path / "json"
-    shutil.copytree(demo_data["rgb_dir"], rgb)
-    shutil.copytree(demo_data["json_folder"], js)
-    doc = json.loads((js / "FBI-Demo.json").read_text())
-    bad = {}
-    for split in ("train", "val", "test"):
-        video = next(iter(doc["FBI-Demo"]["FBI-Demo_fake"][split].values()))
-        bad[split] = video["frames"][0]
-        (rgb / bad[split]).write_bytes(b"")
-    doc["FBI-Demo"]["FBI-Demo_real"]["test"]["ghost"] = {"label": "FBI-Demo_real", "frames": []}
-    (js / "FBI-Demo.json").write_text(json.dumps(doc))
-    opts = tiny_opts({"rgb_dir": rgb, "json_folder": js}, tmp_path / "logs", "drops")
-    cfg = load_config(
-        "training/config/detector/clip_demo.yaml", opts=[*opts, "bad_frame_policy=drop", "save_ckpt=false"]
-    )
-    results = run_training(cfg)
-    run = tmp_path / "logs" / "drops"
-    test = json.loads((run / "test" / "FBI-Demo" / "metrics.json").read_text())
-    assert test["n_dropped"] == 1 and test["dropped_frames"][0]["frame"] == bad["test"]
-    assert test["n_dropped_videos"] == 1 and test["dropped_videos"] == ["FBI-Demo/FBI-Demo_real/ghost"]
-    assert results["FBI-Demo"]["n_dropped"] == 1
-    saved = json.loads((run / "test" / "results.json").read_text())
-    assert saved["FBI-Demo"]["dropped_frames"] == test["dropped_frames"]
-    (val,) = list((run / "val").glob("epoch_*/metrics.json"))
-    val = json.loads(val.read_text())
-    assert val["n_dropped"] == 1 and val["dropped_frames"][0]["frame"] == bad["val"]
-    log = (run / "log.txt").read_text()
-    assert "train epoch 1: 1 frame(s) dropped" in log and bad["train"] in log
+# ---- errors that reach the user ------------------------------------------------------------------
 
 
 def test_fbi_errors_keep_their_message_through_the_cli_wrapper():
@@ -282,17 +217,6 @@ def test_missing_rgb_dir_stops_even_under_drop_and_shared_frames_are_refused(tmp
     _toy(tmp_path, doc=doc)
     with pytest.raises(DataError, match=r"frame .*000.png is listed by two videos of split 'train'"):
         build_index("Toy", "train", _cfg(tmp_path))
-
-
-def test_a_test_set_whose_every_frame_was_dropped_is_an_error(tmp_path):
-    from training.trainer.evaluator import score_and_write
-
-    gone = {"index": 0, "video_key": "Toy/Toy_real/v", "frame": FRAME, "reason": "empty file"}
-    preds = {k: [] for k in ("index", "video_key", "frame", "label", "label_name", "prob")}
-    with pytest.raises(
-        DataError, match=r"Toy: every frame was dropped .*1 frames, e.g. .*000.png: empty file"
-    ):
-        score_and_write(preds | {"dropped": [gone]}, tmp_path / "Toy", video_agg="mean", threshold=None)
 
 
 def test_an_error_inside_a_dataloader_worker_reaches_the_user_as_its_own_message(tmp_path):

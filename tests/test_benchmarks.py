@@ -44,11 +44,18 @@ def test_metrics_benchmark_agrees_with_scikit_learn():
 
 def test_step_benchmark_prints_every_row():
     p = _run("benchmarks/bench_step.py", "--models", "clip_lp", "clip_ln", "--batch", "2", "--reps", "1",
-             "--options", "channels_last", "fused_adamw", "grad_ckpt", "--clock", "cpu")  # fmt: skip
+             "--options", "channels_last", "fused_adamw", "grad_ckpt", "feature_cache", "--clock", "cpu")  # fmt: skip
     assert p.returncode == 0, p.stderr[-2000:]
-    for row in ("clip_lp   plain", "clip_ln   fused_adamw", "clip_ln   grad_ckpt"):
+    for row in ("clip_lp   plain", "clip_ln   fused_adamw", "clip_ln   grad_ckpt", "clip_lp   feature_cache"):
         assert row in p.stdout
     assert "RESULT step_clip_ln_train_img_s " in p.stdout and "RESULT step_clip_lp_eval_img_s " in p.stdout
+    assert "(clip_ln: feature_cache not available for this model)" in p.stdout  # it LN-tunes its backbone
+    for name in (
+        "step_clip_lp_cached_train_img_s",
+        "feature_cache_later_epoch_speedup",
+        "feature_cache_run_speedup",
+    ):
+        assert f"RESULT {name} " in p.stdout
     bad = _run("benchmarks/bench_step.py", "--batch", "1")
     assert bad.returncode == 2 and "--batch must be >= 2" in bad.stderr and "Traceback" not in bad.stderr
 

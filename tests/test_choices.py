@@ -11,7 +11,8 @@ from fbi_common import datasets, media
 from fbi_common.paths import REPO_ROOT
 from training.config import choices, load_config
 from training.config.schema import ENUMS
-from training.dataset.index import VideoRecord, identity_of
+from training.dataset.identity import identity_of
+from training.dataset.index import VideoRecord
 from training.metrics import aggregate_videos, compute_metrics
 from training.trainer.build import amp_dtype, build_optimizer
 from training.trainer.scheduler import lr_factor

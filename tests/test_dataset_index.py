@@ -13,11 +13,11 @@ import yaml
 
 from fbi_common.errors import DataError
 from fbi_common.paths import REPO_ROOT
+from training.dataset.identity import identity_of
 from training.dataset.index import (
     build_index,
     derive_sibling,
     frame_sort_key,
-    identity_of,
     normalize_frame_path,
 )
 from training.dataset.readers import FileReader

@@ -1,4 +1,4 @@
-"""Tests for the embedded demo dataset generator (training/dataset/demo_data.py) and its CLI."""
+"""Tests for the embedded demo dataset generator (training/dataset/demo_data.py, demo_render.py) and its CLI."""
 
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ from training.dataset.demo_data import (
     STAMP_NAME,
     build_demo_dataset,
     ensure_demo_dataset,
-    load_faces,
-    render_video,
     split_identities,
 )
+from training.dataset.demo_render import load_faces, render_video
 
 SMALL = {"size": 32, "videos_per_class": 1, "frames_per_video": 3}
 

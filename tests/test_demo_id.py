@@ -7,8 +7,9 @@ import json
 import numpy as np
 
 from tests.test_demo_x import SMALL, _digest
-from training.dataset.demo_data import DATASET, DATASET_ID, build_demo_dataset, load_faces, render_video
+from training.dataset.demo_data import DATASET, DATASET_ID, build_demo_dataset
 from training.dataset.demo_id import render_video_id
+from training.dataset.demo_render import load_faces, render_video
 
 
 def test_same_split_own_labels_and_fbi_demo_untouched(demo_data) -> None:

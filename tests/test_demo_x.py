@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from training.dataset import demo_data
-from training.dataset.demo_data import DATASET, DATASET_X, build_demo_dataset, ensure_demo_dataset, load_faces
+from training.dataset.demo_data import DATASET, DATASET_X, build_demo_dataset, ensure_demo_dataset
+from training.dataset.demo_render import load_faces
 from training.dataset.demo_x import render_video_x
 
 SMALL = {"size": 32, "videos_per_class": 1, "frames_per_video": 2}

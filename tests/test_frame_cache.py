@@ -103,13 +103,15 @@ def test_cached_frames_equal_decoded_frames(demo_data, tmp_path, caplog, aug, wh
 _Usage = namedtuple("_Usage", "total used free")
 
 
-@pytest.mark.parametrize("case", ["sbi", "one_epoch", "read_only", "full"])
+@pytest.mark.parametrize("case", ["sbi", "features", "one_epoch", "read_only", "full"])
 def test_auto_off_says_why_once(demo_data, tmp_path, monkeypatch, caplog, case):
     caplog.set_level(logging.INFO, logger="fbi")
     cfg = _auto_cfg(demo_data, tmp_path, use_data_augmentation=case == "sbi")
     datasets = tmp_path / "datasets"
     if case == "sbi":
         cfg["data_aug"] = {**cfg["data_aug"], "sbi": {**cfg["data_aug"]["sbi"], "enabled": True}}
+    elif case == "features":
+        cfg["feature_cache"] = True
     elif case == "read_only":
         datasets.chmod(0o555)
         if os.geteuid() == 0:  # root writes through mode bits: fail the probe write as a read-only mount does
@@ -134,6 +136,7 @@ def test_auto_off_says_why_once(demo_data, tmp_path, monkeypatch, caplog, case):
     assert len(said) == 1, [r.getMessage() for r in said]
     level, why = {
         "sbi": ("INFO", "data_aug.sbi.enabled"),
+        "features": ("INFO", "feature_cache reads each frame once"),
         "one_epoch": ("INFO", "1-epoch run"),
         "read_only": ("WARNING", f"{datasets} is not writable"),
         "full": ("WARNING", f"{datasets} has 1.0 MiB free"),

@@ -1,14 +1,12 @@
-"""Bad inputs on the preprocessing side (labels.csv, --root, ledgers, configs, JSONs, LMDBs) and the metrics
-CLI: one clear error each; rearrange says which source videos it left out and when a split or class is
-empty; small custom datasets get a seeded split that keeps both classes in val and test."""
+"""Bad inputs on the preprocessing side (labels.csv, --root, ledgers, configs, JSONs, LMDBs): one clear error
+each; rearrange says which source videos it left out and when a split or class is empty. Small custom datasets
+get a seeded split that keeps both classes in val and test (test_preprocess_splits.py). The command lines:
+test_preprocess_cli_errors.py."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -24,7 +22,6 @@ from preprocessing.fbi_prep.ledger import Ledger
 from preprocessing.fbi_prep.lmdb_io import write_lmdb
 from preprocessing.fbi_prep.rearrange import write_jsons
 from preprocessing.fbi_prep.settings import SettingsError, load_section, resolve_settings
-from preprocessing.fbi_prep.splits import stratified_split
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = cv2.imencode(".png", np.full((8, 8, 3), 128, np.uint8))[1].tobytes()
@@ -63,49 +60,6 @@ def _rearrange(tmp_path: Path, root: Path, **kw) -> dict:
     cfg = load_section("rearrange") | {"rgb_dir": str(tmp_path / "rgb"), "out": str(tmp_path / "json")}
     write_jsons(cfg | {"dataset": "custom", "root": str(root)} | kw)
     return json.loads((tmp_path / "json" / f"{root.name}.json").read_text())
-
-
-# ---- seeded split that keeps both classes -----------------------------------------------------------
-
-
-def _per_split(groups: dict[str, set[int]], split_of: dict[str, str]) -> dict[str, set[int]]:
-    out: dict[str, set[int]] = {"train": set(), "val": set(), "test": set()}
-    for g, s in split_of.items():
-        out[s] |= groups[g]
-    return out
-
-
-@pytest.mark.parametrize("n_real, n_fake", [(3, 3), (5, 5), (3, 12), (40, 60)])
-def test_stratified_split_gives_every_split_both_classes_when_possible(n_real, n_fake):
-    groups = {f"r{i}": {0} for i in range(n_real)} | {f"f{i}": {1} for i in range(n_fake)}
-    split_of, problems = stratified_split(groups, 1024, 0.1, 0.1)
-    assert problems == [] and set(split_of) == set(groups)  # every group in exactly one split
-    assert all(v == {0, 1} for v in _per_split(groups, split_of).values())
-    assert stratified_split(groups, 1024, 0.1, 0.1)[0] == split_of  # seeded: the same every run
-    if n_real + n_fake == 100:
-        assert sum(s == "test" for s in split_of.values()) == 10
-
-
-def test_stratified_split_says_when_the_data_cannot_fill_every_split():
-    groups = {"r0": {0}, "r1": {0}, "f0": {1}, "f1": {1}, "f2": {1}}
-    split_of, problems = stratified_split(groups, 7, 0.1, 0.1)
-    per = _per_split(groups, split_of)
-    assert per["train"] == per["test"] == {0, 1}  # train first, then test
-    assert len(problems) == 1 and "val split has no real videos" in problems[0]
-    mixed = {f"id{i}": {0, 1} for i in range(3)}  # identities with both real and fake videos
-    assert all(v == {0, 1} for v in _per_split(mixed, stratified_split(mixed, 0, 0.1, 0.1)[0]).values())
-
-
-def test_small_custom_dataset_gets_val_and_test_with_both_classes(tmp_path, fbi_log):
-    fbi_log.set_level(logging.INFO, logger="fbi")
-    root = tmp_path / "Tiny"
-    rows = [f"real/r{i}.mp4,real" for i in range(3)] + [f"fake/f{i}.mp4,fake" for i in range(3)]
-    _labels(root, rows)
-    _processed(tmp_path / "rgb", "Tiny", {r.split(",")[0]: "ok" for r in rows})
-    doc = _rearrange(tmp_path, root)["Tiny"]
-    for split in ("train", "val", "test"):
-        assert len(doc["Tiny_real"][split]) == 1 and len(doc["Tiny_fake"][split]) == 1, split
-    assert "seeded split" in fbi_log.text
 
 
 # ---- rearrange: nothing left out silently -----------------------------------------------------------
@@ -268,79 +222,6 @@ def test_doctor_on_broken_json_and_broken_dataset(tmp_path):
     assert not report.ok and "001.png missing" in text and "shape (68, 3); expected (K, 2)" in text
 
 
-# ---- the command lines: exit 2, one error: line, no traceback ---------------------------------------
-
-
-def _cli(args: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Run a command line from `cwd` (scripts given relative to the repo, which is also importable)."""
-    args = [str(REPO / a) if a.endswith(".py") else a for a in args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
-    )
-
-
-def test_preprocessing_clis_exit_2_with_one_error_line(tmp_path):
-    (tmp_path / "json").mkdir()
-    (tmp_path / "json" / "X.json").write_text('{"X": ')
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "labels.csv").write_text("path,label\na.mp4,perhaps\n")
-    cases = [
-        (["preprocessing/preprocess.py", "--dataset", "custom", "--root", str(tmp_path / "nope")], "does not exist"),
-        (["preprocessing/rearrange.py", "--dataset", "custom", "--root", str(tmp_path / "bad"), "--rgb_dir",
-          str(tmp_path)], "label 'perhaps' must be real/fake"),
-        (["preprocessing/dataset2lmdb.py", "--dataset", "Nope", "--rgb_dir", str(tmp_path)], "Nope does not exist"),
-        (["preprocessing/doctor.py", "--dataset", "X", "--json_folder", str(tmp_path / "json")], "invalid JSON"),
-    ]  # fmt: skip
-    for args, want in cases:
-        p = _cli(args, cwd=tmp_path)
-        out = p.stdout + p.stderr
-        assert p.returncode == 2 and "Traceback" not in out, (args, out)
-        errors = [line for line in p.stderr.splitlines() if line.startswith("error: ")]
-        assert len(errors) == 1 and want in errors[0] and str(tmp_path) in errors[0], (args, out)
-
-
-def test_preprocess_of_videos_that_are_not_videos_stops_with_an_error(tmp_path):
-    raw = tmp_path / "Junk"
-    _labels(raw, ["a.mp4,real", "b.mp4,fake"])
-    (raw / "a.mp4").write_text("this is not a video")
-    p = _cli(["preprocessing/preprocess.py", "--dataset", "custom", "--root", str(raw), "--out",
-              str(tmp_path / "rgb"), "--workers", "1"])  # fmt: skip
-    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
-    assert (
-        "error: none of the 2 videos could be processed" in p.stderr and "preprocess_ledger.jsonl" in p.stderr
-    )
-
-
-def test_metrics_cli_refuses_bad_csvs_and_shows_undefined_metrics_as_na(tmp_path):
-    good = "video_key,frame,label,prob\nv1,v1/0.png,0,0.2\nv2,v2/0.png,1,0.9\n"
-    cases = {
-        "missing.csv": ("video_key,frame,label\nv1,f,0\n", r"missing column(s) ['prob']"),
-        "words.csv": (
-            "video_key,frame,label,prob\nv1,f,0,high\n",
-            "line 2: column 'prob' must be a probability",
-        ),
-        "labels.csv": ("video_key,frame,label,prob\nv1,f,real,0.5\n", "column 'label' must be 0 (real) or 1"),
-        "empty.csv": ("video_key,frame,label,prob\n", "no samples to evaluate"),
-    }
-    for name, (text, want) in cases.items():
-        (tmp_path / name).write_text(text)
-        p = _cli(["-m", "training.metrics", str(tmp_path / name)])
-        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
-        assert p.stderr.count("error: ") == 1 and want in p.stderr and name in p.stderr, p.stderr
-    (tmp_path / "val.csv").write_text("video_key,frame,label,prob\nv1,f,1,0.7\n")
-    (tmp_path / "good.csv").write_text(good)
-    p = _cli(
-        ["-m", "training.metrics", str(tmp_path / "good.csv"), "--threshold-from", str(tmp_path / "val.csv")]
-    )
-    assert p.returncode == 2 and "--threshold-from" in p.stderr and "both classes" in p.stderr
-    (tmp_path / "one.csv").write_text("video_key,frame,label,prob\nv1,f,1,0.7\nv2,g,1,0.4\n")
-    p = _cli(["-m", "training.metrics", "one.csv"], cwd=tmp_path)  # from another directory, relative path
-    assert p.returncode == 0, p.stderr
-    assert "n/a" in p.stdout and "nan" not in p.stdout.lower() and "only one class" in p.stdout
-    assert str(tmp_path / "one.csv") in p.stdout
-
-
 def test_unknown_dataset_and_unwritable_output(tmp_path):
     with pytest.raises(
         LayoutError, match=r"unknown --dataset 'celeb-df-v2' \(did you mean 'Celeb-DF-v2'\?\)"
@@ -355,27 +236,3 @@ def test_unknown_dataset_and_unwritable_output(tmp_path):
     cfg = load_section("preprocess") | {"dataset": "custom", "root": str(raw), "out": str(tmp_path / "taken")}
     with pytest.raises(WriteError, match=r"cannot write to the output folder .*taken/Mine"):
         run(cfg)
-
-
-def test_celebdf_validation_holdout_keeps_both_classes(tmp_path):
-    raw, rgb = tmp_path / "raw", tmp_path / "rgb"
-    names = [f"Celeb-real/id{i}_0000.mp4" for i in range(4)] + [
-        f"Celeb-synthesis/id{i}_id9_0000.mp4" for i in range(4)
-    ]
-    for rel in names:
-        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
-        (raw / rel).write_bytes(b"\x00")
-        d = rgb / "Celeb-DF-v2" / Path(rel).parent / "frames" / Path(rel).stem
-        d.mkdir(parents=True)
-        (d / "000.png").write_bytes(PNG)
-    (raw / "List_of_testing_videos.txt").write_text(
-        "1 Celeb-real/id3_0000.mp4\n0 Celeb-synthesis/id3_id9_0000.mp4\n"
-    )
-    cfg = load_section("rearrange") | {"rgb_dir": str(rgb), "out": str(tmp_path / "json")}
-    write_jsons(cfg | {"dataset": "Celeb-DF-v2", "root": str(raw)})
-    top = json.loads((tmp_path / "json" / "Celeb-DF-v2.json").read_text())["Celeb-DF-v2"]
-    for split in ("train", "val", "test"):
-        assert top["CelebDFv2_real"][split] and top["CelebDFv2_fake"][split], split
-    val_ids = {v.split("_")[0] for lbl in top.values() for v in lbl["val"]}
-    train_ids = {v.split("_")[0] for lbl in top.values() for v in lbl["train"]}
-    assert len(val_ids) == 1 and not val_ids & train_ids  # identity-disjoint

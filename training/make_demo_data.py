@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fbi_common.cli import run_cli  # noqa: E402
 from fbi_common.errors import FBIError  # noqa: E402
 from fbi_common.logging import get_logger, setup_logging  # noqa: E402
-from training.dataset.demo_data import DEMO_DATASETS, build_demo_dataset, save_preview  # noqa: E402
+from training.dataset.demo_data import DEMO_DATASETS, build_demo_dataset  # noqa: E402
+from training.dataset.demo_preview import save_preview  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

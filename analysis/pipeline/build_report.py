@@ -51,7 +51,7 @@ def _figures(recipe: Recipe, runs: list[tuple], out: Path, opts: list[str]) -> l
     if recipe.name == "demo":
         from analysis.pipeline.plan import find_yaml
         from training.config import load_config
-        from training.dataset.demo_data import save_preview
+        from training.dataset.demo_preview import save_preview
 
         cfg = load_config(str(find_yaml("clip_demo.yaml")), opts=opts)
         for ds in recipe.test:

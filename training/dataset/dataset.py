@@ -10,7 +10,8 @@ from torch.utils.data import Dataset, default_collate
 
 from fbi_common.logging import get_logger
 from training.config.choices import BAD_FRAME_POLICIES
-from training.dataset.index import VideoRecord, identity_of
+from training.dataset.identity import identity_of
+from training.dataset.index import VideoRecord
 from training.dataset.readers import FileReader, FrameError, FrameNotFound, LmdbReader
 from training.dataset.sampling import select_frames, video_seed
 from training.dataset.sbi import SelfBlend

@@ -4,7 +4,7 @@ The LFW subset that ships with scikit-image has one 25×25 photo per identity an
 all videos of an identity are the same photo with a 1-2 px drift: an identity probe there can match a
 held-out video to a training video by memorising the *image*. FBI-Demo-ID makes "same image" differ from
 "same identity" the only way this data allows: before the FBI-Demo recipe runs (motion, tint, white
-balance, SBI-style blend for fakes — ``demo_data.render_video``, unchanged), each video's photo is a strong,
+balance, SBI-style blend for fakes — ``demo_render.render_video``, unchanged), each video's photo is a strong,
 identity-preserving re-rendering of the face, drawn independently per video:
 
 | change | range |
@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from training.dataset.demo_data import render_video
+from training.dataset.demo_render import Rendered, render_video
 
 
 def _elastic(rng: np.random.Generator, size: int, amplitude: float) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +61,7 @@ def photo_variant(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def render_video_id(
     face: np.ndarray, tint: np.ndarray, fake: bool, rng: np.random.Generator, n_frames: int
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+) -> Rendered:
     """One FBI-Demo-ID video: a fresh photo of the identity, then FBI-Demo's video recipe on it."""
     photo_rng, video_rng = rng.spawn(2)
     photo = photo_variant(face, photo_rng)

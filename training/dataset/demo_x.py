@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from training.dataset.demo_data import FACE_CENTRE_25, LANDMARKS_25, _video_motion
+from training.dataset.demo_render import FACE_CENTRE_25, LANDMARKS_25, Rendered, render_frames
 
 # Hull points on the 25x25 LFW-subset crop (x, y): outer brows, cheeks, chin; with LANDMARKS_25.
 _HULL_25 = np.array(
@@ -108,7 +108,7 @@ def _light(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def render_video_x(
     face: np.ndarray, tint: np.ndarray, fake: bool, rng: np.random.Generator, n_frames: int
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+) -> Rendered:
     """One FBI-Demo-X video: RGB uint8 frames, uint8 blending masks (zeros for reals), float32 (5, 2) landmarks."""
     size = face.shape[0]
     video_rng, blend_rng = rng.spawn(2)  # as in FBI-Demo: a real and a fake share colour, light and motion
@@ -116,17 +116,8 @@ def render_video_x(
     base = base * _light(video_rng, size)
     quality = int(video_rng.integers(80, 96))
     blend = _blend_params_x(blend_rng, size) if fake else None
-    lm_canon = (LANDMARKS_25 + 0.5) * (size / 25.0) - 0.5
-    frames, masks, lms = [], [], []
-    for m in _video_motion(video_rng, n_frames, size):
-        img = cv2.warpAffine(base, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-        weight = np.zeros((size, size), np.float32)
-        if blend is not None:
-            weight = cv2.warpAffine(blend["mask"], m, (size, size)) * blend["alpha"]
-            src = _source_x(img, {**blend, "mask": weight}, blend_rng)
-            img = weight[..., None] * src + (1.0 - weight[..., None]) * img
-        img = _jpeg(img * video_rng.uniform(0.97, 1.03), quality)
-        frames.append(np.round(img * 255).astype(np.uint8))
-        masks.append(np.round(weight * 255).astype(np.uint8))
-        lms.append((lm_canon @ m[:, :2].T + m[:, 2]).astype(np.float32))
-    return frames, masks, lms
+
+    def source(img: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        return _source_x(img, {**blend, "mask": weight}, blend_rng)  # colour statistics under the moved mask
+
+    return render_frames(base, video_rng, n_frames, blend, source, finish=lambda img: _jpeg(img, quality))

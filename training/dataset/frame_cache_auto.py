@@ -6,9 +6,10 @@ its disk has room for the training table plus a margin (1 GiB + 25 %, which also
 validation table). Only training resolves `auto`, because only it reads its frames more than once:
 the train split and the split checkpoints are selected on are cached in a run of ≥ 2 epochs; test
 sets (read once, by the final test or by `test.py`) and one-pass tools never are. `auto` is off,
-with one info line, for a 1-epoch run and with `data_aug.sbi.enabled` (self-blending needs the
-full-resolution crops); when the place is not writable or too full, ONE warning line says why and
-how to choose a folder (`frame_cache: DIR`), and training goes on uncached.
+with one info line, for a 1-epoch run, with `data_aug.sbi.enabled` (self-blending needs the
+full-resolution crops) and with `feature_cache: true` (frames are read once, for the features);
+when the place is not writable or too full, ONE warning line says why and how to choose a folder
+(`frame_cache: DIR`), and training goes on uncached.
 """
 
 from __future__ import annotations
@@ -101,12 +102,19 @@ def auto_cache_dir(
     source: str,
     epochs: int,
     self_blend: bool,
+    frozen_features: bool = False,
 ) -> Path | None:
     """The folder `frame_cache: auto` caches this training run's frames in, or None (one log line says why)."""
     if self_blend:
         log.info(
             "frame_cache: auto is off: data_aug.sbi.enabled blends the full-resolution crops, before "
             "the resize the cache stores"
+        )
+        return None
+    if frozen_features:
+        log.info(
+            "frame_cache: auto is off: feature_cache reads each frame once (the frozen features are "
+            "kept in memory)"
         )
         return None
     if epochs < 2:

@@ -1,12 +1,12 @@
-"""Dataset JSON → `VideoRecord` index: DeepfakeBench nesting, label mapping, path normalisation, identities.
+"""Dataset JSON → `VideoRecord` index: DeepfakeBench nesting, label mapping, path normalisation.
 
-Frame paths are normalised by the rules of `training.dataset.frame_paths`.
+Frame paths are normalised by the rules of `training.dataset.frame_paths`; a video's identity is
+`training.dataset.identity.identity_of`.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from fbi_common.datasets import SPLITS, dataset_folder
 from fbi_common.errors import DataError
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
-from training.config.choices import IDENTITY_RULES
 from training.dataset.frame_paths import derive_sibling, frame_sort_key, normalize_frame_path
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "build_index",
     "derive_sibling",
     "frame_sort_key",
-    "identity_of",
     "normalize_frame_path",
 ]
 
@@ -281,32 +279,3 @@ def build_index(names: str | list[str], split: str, cfg: dict) -> VideoIndex:
             + f"; check the '{split}' entries of their JSONs, or choose other datasets for this split"
         )
     return records
-
-
-_PAIR = re.compile(r"^(\d+)_(\d+)$")  # FF++ fake: target_source
-_SINGLE = re.compile(r"^(\d+)$")  # FF++ real, UADFV real
-_DFD = re.compile(r"^(\d+)(?:_(\d+))?__")  # DFD: 01_02__scene__hash (fake), 01__scene (real)
-# Celeb-DF: id0_id1_0000 (fake), id0_0000 (real); also any `idN_...` name (FBI-Demo's id042_v0).
-_CELEB = re.compile(r"^(id\d+)(?:_(id\d+))?(?=_|$)")
-
-
-def identity_of(record: VideoRecord, rule: str = "target") -> str:
-    """Identity string of a video under `rule` (target | source | video).
-
-    Names parsed: FF++ `a_b` (target a, source b) and `a` (both a); DeepFakeDetection `01_02__...`
-    and `01__...`; Celeb-DF `id0_id1_0000` (target id0, source id1), `id0_0000` and any other
-    `idN_...` name (target = source = idN). Parsed ids are
-    prefixed by the dataset folder (`FaceForensics++/000`), so the FF++ family shares ids and other
-    datasets never collide with it. Any other name, and rule `video`, gives the record key.
-    """
-    if rule not in IDENTITY_RULES:
-        raise ValueError(f"unknown identity_rule '{rule}'; use one of {IDENTITY_RULES}")
-    if rule == "video":
-        return record.key
-    for pattern in (_PAIR, _SINGLE, _DFD, _CELEB):
-        m = pattern.match(record.video)
-        if m:
-            target, source = m.group(1), m.group(2) if m.lastindex and m.lastindex > 1 else None
-            ident = target if rule == "target" else (source or target)
-            return f"{dataset_folder(record.dataset)}/{ident}"
-    return record.key

@@ -151,6 +151,7 @@ def with_training_cache(cfg: dict, train_ds: DeepfakeDataset, names: list[str], 
         source=train_ds.reader.source,
         epochs=epochs,
         self_blend=train_ds.sbi is not None,
+        frozen_features=bool(cfg.get("feature_cache")),
     )
     if root is not None:
         attach_frame_cache(cfg, train_ds, root, names, "train")

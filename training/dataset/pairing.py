@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from training.dataset.index import VideoRecord, dataset_folder, identity_of
+from training.dataset.identity import identity_of
+from training.dataset.index import VideoRecord, dataset_folder
 
 
 @lru_cache(maxsize=32)

@@ -34,7 +34,9 @@ class BaseDetector(nn.Module):
     5. implements `forward(batch, inference=False) -> {"cls": B×2 logits, "prob": B, "feat": B×D}`,
        reading `self.normalize(batch["image"])` (or `self.to_unit(...)` for [0, 1] pixels);
     6. overrides `get_losses` only if it needs more than cross-entropy on `cls`, and `set_progress`
-       only if something depends on the training progress (e.g. a ramped coefficient).
+       only if something depends on the training progress (e.g. a ramped coefficient);
+    7. optionally splits `forward` into `features` (frozen) and `classifier` (trainable), which
+       `feature_cache: true` uses (training/trainer/feature_cache.py).
     """
 
     config_defaults: ClassVar[dict[str, Any]] = {}
@@ -84,6 +86,20 @@ class BaseDetector(nn.Module):
     @abstractmethod
     def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:
         """`{"cls": B×2 logits, "prob": B fake probability, "feat": B×D features}`."""
+
+    # ---- optional split for the frozen-feature cache (`feature_cache: true`) -------------------------
+    classifier_modules: ClassVar[tuple[str, ...]] = ()  # children `classifier` uses; () = no split
+
+    def features(self, batch: dict) -> Tensor:
+        """B×D: the part of `forward` before the classifier (DeepfakeBench's name). A detector with the
+        split sets `classifier_modules` and makes `forward(batch)` equal `classifier(features(batch))`;
+        when nothing outside those modules trains, `feature_cache: true` runs this once per frame."""
+        raise NotImplementedError(f"{type(self).__name__} has no features()/classifier() split")
+
+    def classifier(self, features: Tensor) -> dict[str, Tensor]:
+        """`forward`'s output from `features(batch)`: `{"cls", "prob", "feat"}` (DeepfakeBench's
+        `classifier` returns the logits; the whole prediction here, so `get_losses` runs unchanged)."""
+        raise NotImplementedError(f"{type(self).__name__} has no features()/classifier() split")
 
     def get_losses(self, batch: dict, pred: dict) -> dict[str, Tensor]:
         """Cross-entropy of `pred["cls"]` against `batch["label"]`: `{"overall", "ce"}`."""

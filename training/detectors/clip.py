@@ -49,6 +49,7 @@ class ClipDetector(BaseDetector):
         "loss_weights": {"ce": 1.0, "align": 0.0, "uniform": 0.0},
         "slerp": {"prob": 0.0, "t_range": [0.0, 1.0], "mode": "extend"},
     }
+    classifier_modules: ClassVar[tuple[str, ...]] = ("dropout", "head")
     test_config: ClassVar[dict[str, Any]] = {
         "pretrained": "none",
         "vision_cfg": {"width": 64, "layers": 2, "patch_size": 8, "image_size": 32, "head_width": 32},
@@ -89,8 +90,14 @@ class ClipDetector(BaseDetector):
         self.set_input_spec(b.image_size, b.mean, b.std)
 
     def forward(self, batch: dict, inference: bool = False) -> dict[str, Tensor]:
-        f = self.backbone(self.normalize(batch["image"]))[self.feature]
-        z = F.normalize(f, dim=-1) if self.l2_norm else f
+        return self.classifier(self.features(batch))
+
+    def features(self, batch: dict) -> Tensor:
+        """The backbone's `cls` or `embed` feature (frozen with `tune: none`: the cacheable part)."""
+        return self.backbone(self.normalize(batch["image"]))[self.feature]
+
+    def classifier(self, features: Tensor) -> dict[str, Tensor]:
+        z = F.normalize(features, dim=-1) if self.l2_norm else features
         logits = self.head(self.dropout(z))
         return {"cls": logits, "prob": self.fake_prob(logits), "feat": z}
 

@@ -1,17 +1,12 @@
-"""open_clip ViT visual tower as a backbone: weight loading, tuning modes and a per-block token hook."""
+"""open_clip ViT visual tower as a backbone: building it, loading its weights, tuning modes and a per-block token hook.
+
+Reading weight files, probing the hubs and the offline messages live in ``weights.py`` (shared with timm_backbone).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import threading
-import urllib.error
-import urllib.parse
-import urllib.request
-import warnings
-import zipfile
 from collections.abc import Callable
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,22 +16,23 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.model import CLIPVisionCfg, _build_vision_tower, resize_pos_embed
 from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
 from open_clip.transformer import VisionTransformer
-from timm.models import clean_state_dict, load_state_dict
+from timm.models import clean_state_dict
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
+from training.networks.weights import (
+    cached_open_clip_weights,
+    download_open_clip,
+    is_no_weights,
+    read_state_dict,
+)
 
 log = get_logger("networks.clip")
 
 TUNE_MODES = ("ln", "none", "full", "last_k")
 BlockHook = Callable[[int, Tensor], Tensor]
-
-
-def is_no_weights(pretrained: str | None) -> bool:
-    """True for the spellings of "no pretrained weights" (None, "", "none", "null", "false")."""
-    return pretrained is None or str(pretrained).strip().lower() in ("", "none", "null", "false")
 
 
 class ClipBackbone(nn.Module):
@@ -95,7 +91,7 @@ class ClipBackbone(nn.Module):
         if tag_cfg:
             path = cached_open_clip_weights(tag_cfg)
             if path is None:
-                path = self._download(pretrained, tag_cfg)
+                path = download_open_clip(self.arch, pretrained, tag_cfg)
         else:
             path = resolve_path(pretrained)
             if not path.is_file():
@@ -114,16 +110,6 @@ class ClipBackbone(nn.Module):
                     self.arch,
                 )
         self.load_visual_weights(read_state_dict(path), source=str(path))
-
-    def _download(self, tag: str, tag_cfg: dict) -> str:
-        hint = _open_clip_hint(self.arch, tag, tag_cfg)
-        err = hub_unreachable(_open_clip_url(tag_cfg))
-        if err:
-            raise RuntimeError(f"cannot download open_clip weights {self.arch}/{tag}: {err}. {hint}")
-        try:
-            return open_clip.pretrained.download_pretrained(tag_cfg)
-        except Exception as e:  # the hub raises many types (HTTP, OS, offline mode); all mean the same
-            raise RuntimeError(f"download of open_clip weights {self.arch}/{tag} failed: {e}. {hint}") from e
 
     def load_visual_weights(self, state_dict: dict[str, Tensor], source: str = "state dict") -> None:
         """Load a full open_clip/OpenAI state dict (keys `visual.*`) or a visual-only one, strictly."""
@@ -229,111 +215,3 @@ def _check_supported(arch: str, visual: nn.Module) -> None:
             f"model.arch='{arch}' pools with attn_pool/pool_type='{visual.pool_type}'; "
             "ClipBackbone needs class-token pooling (CLIP ViTs such as ViT-B-16, ViT-L-14)"
         )
-
-
-# ---- weight files and hubs (shared with timm_backbone) -------------------------------------------
-def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """Tensors of a checkpoint file, wrapper prefixes removed: safetensors or a `torch.save`d dict
-    (`state_dict` / `model` key unwrapped, loaded with weights_only=True) through timm's
-    `load_state_dict`, or an OpenAI TorchScript archive (which neither timm nor torch.load reads with
-    weights_only)."""
-    path = Path(path)
-    if path.suffix != ".safetensors" and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            scripted = any("/code/" in n for n in zf.namelist())  # OpenAI's original .pt releases
-        if scripted:
-            with warnings.catch_warnings():  # torch.jit is deprecated, but these files are TorchScript
-                warnings.simplefilter("ignore", FutureWarning)
-                return clean_state_dict(dict(torch.jit.load(str(path), map_location="cpu").state_dict()))
-    try:
-        obj = load_state_dict(str(path), use_ema=False, device="cpu", weights_only=True)
-    except Exception as e:  # unsafe pickle / truncated / not a checkpoint: the checkpoint loader's words
-        from training.trainer.checkpoint import read_error
-
-        raise read_error(path, e) from e
-    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise RuntimeError(f"{path} does not hold a state dict (name → tensor)")
-    return obj
-
-
-def hub_unreachable(url: str, timeout: float | None = None) -> str | None:
-    """Why `url`'s host cannot be reached (None if it can), answered within about `timeout` seconds.
-
-    A plain download attempt without internet can hang on DNS and retries for minutes; this probe
-    (which honours proxy env vars) runs in a daemon thread so it cannot block longer than the timeout.
-    """
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE and "huggingface" in url:
-        return "HF_HUB_OFFLINE is set"
-    timeout = float(os.environ.get("FBI_HUB_TIMEOUT", "5")) if timeout is None else timeout
-    parts = urllib.parse.urlsplit(url)
-    root = f"{parts.scheme}://{parts.netloc}/"
-    result: list[str | None] = []
-
-    def probe() -> None:
-        try:
-            urllib.request.urlopen(urllib.request.Request(root, method="HEAD"), timeout=timeout).close()
-            result.append(None)
-        except urllib.error.HTTPError:  # the server answered: reachable
-            result.append(None)
-        except Exception as e:
-            result.append(f"{parts.netloc} is unreachable ({e})")
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout + 1.0)
-    return result[0] if result else f"{parts.netloc} did not answer within {timeout:.0f}s"
-
-
-def _hf_entry(tag_cfg: dict) -> tuple[str, list[str]] | None:
-    """(repo_id, file names in the order open_clip tries them) of a tag hosted on the HF hub."""
-    repo, name = os.path.split(tag_cfg.get("hf_hub", ""))  # 'org/model/' means the default file name
-    if not repo:
-        return None
-    name = name or "open_clip_pytorch_model.bin"
-    if name == "open_clip_pytorch_model.bin":
-        return repo, ["open_clip_model.safetensors", name]
-    if name.endswith((".bin", ".pth")):
-        return repo, [name[:-4] + ".safetensors", name]
-    return repo, [name]
-
-
-def cached_open_clip_weights(tag_cfg: dict) -> str | None:
-    """The already-downloaded weight file of a tag (HF cache or ~/.cache/clip), without any network call."""
-    entry = _hf_entry(tag_cfg)
-    if entry is not None:
-        from huggingface_hub import try_to_load_from_cache
-
-        for name in entry[1]:
-            hit = try_to_load_from_cache(entry[0], name)
-            if isinstance(hit, str):
-                return hit
-    if tag_cfg.get("url"):
-        local = Path("~/.cache/clip").expanduser() / os.path.basename(tag_cfg["url"])
-        if local.is_file():
-            return str(local)
-    return None
-
-
-def _open_clip_url(tag_cfg: dict) -> str:
-    if tag_cfg.get("hf_hub"):
-        from huggingface_hub import constants
-
-        return constants.ENDPOINT
-    return tag_cfg.get("url", "")
-
-
-def _open_clip_hint(arch: str, tag: str, tag_cfg: dict) -> str:
-    entry = _hf_entry(tag_cfg)
-    if entry is not None:
-        repo, (name, *_) = entry
-        where = f"`hf download {repo} {name}` or https://huggingface.co/{repo}/resolve/main/{name}"
-    else:
-        name = os.path.basename(tag_cfg.get("url", "")) or "weights.pt"
-        where = tag_cfg.get("url", "the model's release page")
-    gelu = " model.quick_gelu=true" if tag_cfg.get("quick_gelu") else ""
-    return (
-        f"Download the weights of {arch}/{tag} on a machine with internet ({where}), copy the file here "
-        f"and pass it as a local file: --opts model.pretrained=/path/to/{name}{gelu}"
-    )

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
-from training.networks.clip_backbone import hub_unreachable, is_no_weights, read_state_dict
+from training.networks.weights import hub_unreachable, is_no_weights, read_state_dict
 
 log = get_logger("networks.timm")
 

@@ -139,3 +139,14 @@ def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
 
     moved = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
     return apply_device_ops(moved)
+
+
+FEATURES_KEY = "features"  # a batch of stored features (feature_cache: true) instead of images
+
+
+def run_detector(model: nn.Module, batch: dict[str, Any], inference: bool = False) -> dict[str, Any]:
+    """The detector's prediction for a batch: `model(batch)`, or only `model.classifier` when the batch
+    carries stored features (training/trainer/feature_cache.py) — the one place the two paths meet."""
+    if FEATURES_KEY in batch:
+        return model.classifier(batch[FEATURES_KEY])
+    return model(batch, inference=inference)

@@ -15,7 +15,7 @@ from fbi_common.io import atomic_write
 from fbi_common.logging import get_logger
 from training.dataset.dataset import DROPPED_LIST_CAP, DropLog
 from training.metrics import compute_metrics, write_metrics_json, write_predictions_csv
-from training.trainer.build import autocast, to_device
+from training.trainer.build import autocast, run_detector, to_device
 from training.trainer.distributed import DistInfo, all_gather_objects
 
 log = get_logger("evaluator")
@@ -47,7 +47,7 @@ def predict(
             continue
         batch = to_device(batch, dist_info.device)
         with autocast(dist_info.device, amp):
-            pred = model(batch, inference=True)
+            pred = run_detector(model, batch, inference=True)
         rows["prob"].extend(pred["prob"].float().cpu().tolist())
         rows["label"].extend(batch["label"].cpu().tolist())
         rows["index"].extend(batch["index"].cpu().tolist())

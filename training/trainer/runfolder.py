@@ -23,7 +23,7 @@ log = get_logger("runner")
 
 # Keys a resume may change: the run length (the LR schedule stretches with it) and how, not what, is
 # trained (DataLoader workers; ddp is set by the launcher).
-RESUME_CHANGEABLE = ("nEpochs", "max_steps", "workers", "ddp")
+RESUME_CHANGEABLE = ("nEpochs", "max_steps", "workers", "ddp", "feature_cache")
 FAILED = "FAILED"
 
 

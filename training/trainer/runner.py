@@ -14,6 +14,7 @@ from training.dataset import build_dataset, build_index, build_loader, identity_
 from training.dataset.loaders import with_training_cache
 from training.inference.face_settings import training_face_pipeline
 from training.metrics import write_metrics_json
+from training.trainer import feature_cache
 from training.trainer.build import amp_dtype, build_detector, build_optimizer, data_info, input_spec
 from training.trainer.checkpoint import (
     clean_checkpoint_folder,
@@ -119,6 +120,7 @@ def run_training(cfg: dict, resume: str | None = None) -> dict[str, dict] | None
         ckpt = load_checkpoint(path)
         cfg = resume_config(ckpt, cfg, path)
         log.info("resuming %s from %s", run_dir, path.name)
+    feature_cache.check_config(cfg)
     dist_info = _start(cfg)
     if cfg["ddp"] and not dist_info.distributed:
         log.warning("ddp is on but this is a single process; launch with `sh train.sh <yaml>` or torchrun")
@@ -143,6 +145,7 @@ def run_training(cfg: dict, resume: str | None = None) -> dict[str, dict] | None
 def _build_trainer(cfg: dict, run_dir: Path, dist_info: DistInfo) -> tuple[Trainer, Checkpointer, dict, dict]:
     identity_map = training_identities(cfg)
     model = build_detector(cfg, data_info(cfg, identity_map)).to(dist_info.device)
+    feature_cache.check_model(cfg, model)
     spec = input_spec(cfg, model)
     if cfg["compile"]:
         model.compile()  # in place: state_dict keys stay free of `_orig_mod.`
@@ -161,9 +164,10 @@ def _build_trainer(cfg: dict, run_dir: Path, dist_info: DistInfo) -> tuple[Train
     scalars = ScalarLogger(run_dir / "tb", cfg["rec_iter"], enabled=dist_info.is_main)
     selection = Selection(cfg, val_loader, run_dir, scalars)
     checkpointer = Checkpointer(run_dir / "ckpt", selection, cfg["ckpt_every_steps"], cfg["save_ckpt"])
+    cache = [feature_cache.FeatureCache(selection)] if cfg["feature_cache"] else []
     trainer = Trainer(
         cfg, model, optimizer, scheduler, train_loader, dist_info, amp_dtype(cfg, dist_info.device),
-        (steps, total), [scalars, selection, checkpointer],
+        (steps, total), [*cache, scalars, selection, checkpointer],
         extra_state=_checkpoint_extras(cfg, spec, identity_map, run_dir),
     )  # fmt: skip
     return trainer, checkpointer, spec, identity_map

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from fbi_common.errors import FBIError
 from fbi_common.logging import get_logger
 from training.dataset.dataset import DropLog
-from training.trainer.build import autocast, to_device
+from training.trainer.build import autocast, run_detector, to_device
 from training.trainer.distributed import DistInfo
 from training.trainer.hooks import HookBase
 from training.trainer.scheduler import load_scheduler_state
@@ -38,7 +38,7 @@ class TrainStep(nn.Module):
         self.detector = detector
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        pred = self.detector(batch)
+        pred = run_detector(self.detector, batch)
         return self.detector.get_losses(batch, pred)
 
 
