@@ -196,6 +196,19 @@ def test_frame_num_int_form(tmp_path):
     assert cfg["frame_num"] == {"train": 16, "val": _defaults()["frame_num"]["val"], "test": 8}
 
 
+def test_scalar_sbi_shift_of_older_run_folders_reads_as_the_same_x_and_y(tmp_path):
+    text = (
+        "data_aug:\n  sbi:\n    shift: 0.03\n    prob: 0.25\n"  # config.yaml written before shift was [x, y]
+    )
+    cfg = load_config(_write(tmp_path, text), validate_model=False)
+    assert cfg["data_aug"]["sbi"]["shift"] == [0.03, 0.03] and cfg["data_aug"]["sbi"]["prob"] == 0.25
+    assert load_config(_write(tmp_path, ""), None, ["data_aug.sbi.shift=0"], validate_model=False)[
+        "data_aug"
+    ]["sbi"]["shift"] == [0.0, 0.0]
+    (msg,) = _problems(_write(tmp_path, "data_aug: {sbi: {shift: far}}\n"))
+    assert "data_aug.sbi.shift" in msg and "a list" in msg  # other kinds are still refused by the schema
+
+
 def test_single_dataset_name_becomes_a_list(tmp_path):
     cfg = load_config(
         _write(tmp_path, "train_dataset: FF-DF\n"), None, ["test_dataset=DFDC"], validate_model=False
