@@ -216,6 +216,8 @@ def make_figures(
     opts: list[str] | None = None,
 ) -> list[Path]:
     """Boundary-map and frequency-gate figures of an FBI-CLIP run folder or checkpoint; returns the files written."""
+    if n < 1:
+        raise AnalysisError(f"--n {n}: need at least 1 example frame")
     lm = load_detector(run_dir, opts, datasets=[dataset])
     has_b, has_f = hasattr(lm.model, "boundary"), hasattr(lm.model, "freq")
     if not (has_b or has_f):
@@ -235,8 +237,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_sample_flags(p, "fbi_maps")
     a = p.parse_args(argv)
-    if a.n < 1:
-        raise AnalysisError(f"--n {a.n}: need at least 1 example frame")
     print(written(make_figures(a.weights_path, a.test_dataset, a.out, n=a.n, n_stats=a.n_stats, split=a.split,
                                seed=a.seed, opts=a.opts)))  # fmt: skip
     return 0

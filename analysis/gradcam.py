@@ -143,6 +143,8 @@ def make_figures(
     opts: list[str] | None = None,
 ) -> list[Path]:
     """Grad-CAM figure of `run_dir` (run folder or checkpoint) on `dataset`; returns the files written."""
+    if n is not None and n < 1:
+        raise AnalysisError(f"--n {n}: need at least 1 frame")
     lm: LoadedModel = load_detector(run_dir, opts, datasets=[dataset])
     _, _, where = cam_target(lm.model)
     fr = load_frames(lm.cfg, lm.spec, dataset, split, n, seed, with_mask="auto", select=frames, per_video=1)
@@ -183,8 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--frames", nargs="+", help="frame paths (as in predictions.csv) or video keys to show")
     add_sample_flags(p, "gradcam")
     a = p.parse_args(argv)
-    if a.n is not None and a.n < 1:
-        raise AnalysisError(f"--n {a.n}: need at least 1 frame")
     print(written(make_figures(a.weights_path, a.test_dataset, a.out, n=a.n, frames=a.frames, split=a.split,
                                seed=a.seed, opts=a.opts)))  # fmt: skip
     return 0

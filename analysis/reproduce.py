@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.pipeline.plan import PlanError, Run, execute, find_yaml  # noqa: E402
 from analysis.pipeline.recipes import RECIPES, Recipe, with_rivals  # noqa: E402
+from analysis.tables.flags import add_table_flags  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 from fbi_common.io import atomic_write_json  # noqa: E402
 from fbi_common.logging import get_logger, setup_logging  # noqa: E402
@@ -45,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--seeds", nargs="+", type=int, default=None, help="seeds per model (default: demo 1, ffpp 1 2 3)"
     )
-    p.add_argument("--n_boot", type=int, default=1000, help="bootstrap replicates of the tables")
+    add_table_flags(p)
     p.add_argument(
         "--dry-run", dest="dry_run", action="store_true", help="print the plan and the commands, run nothing"
     )
