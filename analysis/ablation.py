@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.pipeline.plan import Run, execute, find_yaml, shell_lines, variant_yaml, write_slurm  # noqa: E402
 from analysis.tables.flags import add_table_flags  # noqa: E402
-from fbi_common.cli import run_cli  # noqa: E402
+from fbi_common.cli import positive_int, run_cli  # noqa: E402
 from fbi_common.paths import resolve_path  # noqa: E402
 
 DEFAULT_VARIANTS = ["no_freq", "no_boundary", "no_identity", "ln_l2_baseline"]
@@ -49,6 +49,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides for every run")
     add_table_flags(p, metrics=["video_auc", "frame_auc", "video_eer", "video_ap"])
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="runs at once on this machine, the CPU cores split between them",
+    )
     p.add_argument(
         "--identity_probe",
         action=argparse.BooleanOptionalAction,
@@ -144,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.slurm:
         print(f"wrote {write_slurm(runs, resolve_path(args.slurm), after)}")
         return 0
-    execute(runs)
+    execute(runs, None, args.jobs)
     written = build_table(runs, root, args.n_boot, args.metric)
     print(written[0].read_text(encoding="utf-8"))
     written += identity_columns(runs, root, base, args, test)

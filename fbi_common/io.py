@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -91,3 +93,18 @@ def remove_stale_temps(folder: str | Path, recursive: bool = False) -> list[Path
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive inter-process lock on `path` (created if missing; `fcntl.flock`, released when the
+    block ends or the process dies) — for work two processes must not do at once, e.g. two trainings started
+    together both generating the demo dataset. Local file systems only (flock is not coherent across NFS)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -98,3 +98,36 @@ def test_demo_recipe_shortens_the_fbi_clip_family(tmp_path, capsys) -> None:
     assert "nEpochs" not in next(
         line for line in trains if "clip_demo.yaml" in line and "fbi_clip" not in line
     )
+
+
+def test_run_pool_runs_jobs_at_once_and_stops_starting_after_a_failure(tmp_path) -> None:
+    import sys
+
+    from analysis.pipeline.plan import job_env, run_pool
+
+    def task(name: str, code: str):
+        return name, [sys.executable, "-c", code], tmp_path / f"{name}.console.txt"
+
+    stamp = (
+        "import os, sys, time; print(os.environ['OMP_NUM_THREADS'], time.time()); sys.stdout.flush(); "
+        "time.sleep(1.0); print(time.time())"
+    )
+    codes = run_pool([task("a", stamp), task("b", stamp)], 2, {**job_env(2), "OMP_NUM_THREADS": "1"}, "t")
+    assert codes == {"a": 0, "b": 0}
+    (threads, a0), (a1,) = [line.split() for line in (tmp_path / "a.console.txt").read_text().splitlines()]
+    (_, b0), (b1,) = [line.split() for line in (tmp_path / "b.console.txt").read_text().splitlines()]
+    assert threads == "1" and float(a0) < float(b1) and float(b0) < float(a1)  # both ran at the same time
+    codes = run_pool([task("bad", "raise SystemExit(3)"), task("never", "pass")], 1, job_env(1), "t")
+    assert codes == {"bad": 3, "never": None}  # nothing new starts after a failure
+
+
+def test_job_env_splits_the_cores_unless_threads_are_set(monkeypatch) -> None:
+    import os
+
+    from analysis.pipeline.plan import job_env
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert job_env(2)["OMP_NUM_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
+    assert "OMP_NUM_THREADS" not in job_env(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert job_env(2)["OMP_NUM_THREADS"] == "3"

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,24 +124,94 @@ def move_aside(run: Run) -> None:
         log.warning("%s had no checkpoint (an earlier attempt failed early); moved it to %s", run.dir, target)
 
 
-def execute(runs: list[Run], env: dict | None = None) -> None:
-    """Bring every run to `done`, one after another; a failing command stops with its log's location."""
+def job_env(jobs: int, env: dict | None = None) -> dict:
+    """The environment of one of `jobs` concurrent runs: the CPU cores split between them (torch threads =
+    cores // jobs, at least 1) unless OMP_NUM_THREADS is already set — several torch processes with all
+    threads each oversubscribe the cores and each runs several times slower."""
+    out = {**os.environ, **(env or {})}
+    if jobs > 1 and "OMP_NUM_THREADS" not in out:
+        out["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    return out
+
+
+def execute(runs: list[Run], env: dict | None = None, jobs: int = 1) -> None:
+    """Bring every run to `done`: one after another (`jobs` 1, output on the console), or up to `jobs` at once,
+    each run's console output in `<log_dir>/<name>.console.txt`. A failing command stops (after the runs in
+    flight end) with its log's location; the runs that finished stay finished."""
     from tqdm import tqdm
 
     pending = [r for r in runs if r.state() != "done"]
     for r in runs:
         if r.state() == "done":
             log.info("skip %s (finished: %s)", r.name, r.dir)
-    for r in tqdm(pending, desc="runs", unit="run", dynamic_ncols=True):
+    run_env = job_env(jobs, env)
+    if jobs <= 1:
+        for r in tqdm(pending, desc="runs", unit="run", dynamic_ncols=True):
+            move_aside(r)
+            cmd = r.command()
+            log.info("run %s: %s", r.name, shlex.join(cmd))
+            proc = subprocess.run(cmd, cwd=REPO_ROOT, env=run_env, check=False)
+            if proc.returncode != 0 or r.state() != "done":
+                _failed([(r, proc.returncode, r.dir / "log.txt")])
+        return
+    tasks = []
+    for r in pending:
         move_aside(r)
-        cmd = r.command()
-        log.info("run %s: %s", r.name, shlex.join(cmd))
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, check=False)
-        if proc.returncode != 0 or r.state() != "done":
-            raise PlanError(
-                f"run {r.name} failed (exit {proc.returncode}); see {r.dir / 'log.txt'} and the output above. "
-                "Fix it and re-run the same command: finished runs are skipped"
-            )
+        tasks.append((r.name, r.command(), r.root / f"{r.name}.console.txt"))
+    codes = run_pool(tasks, jobs, run_env, "runs")
+    failed = [(r, codes[r.name], r.root / f"{r.name}.console.txt") for r in pending
+              if codes[r.name] is not None and (codes[r.name] != 0 or r.state() != "done")]  # fmt: skip
+    if failed:
+        _failed(failed, [r.name for r in pending if codes[r.name] is None])
+
+
+def run_pool(
+    tasks: list[tuple[str, list[str], Path]], jobs: int, env: dict, desc: str
+) -> dict[str, int | None]:
+    """Run (name, command, console file) tasks, up to `jobs` at once, each one's output into its console file.
+    After the first failure no new task starts (the ones in flight finish). Returns name → exit code (None:
+    not started)."""
+    from tqdm import tqdm
+
+    queue, live, codes = list(tasks), [], {name: None for name, _, _ in tasks}
+    with tqdm(total=len(tasks), desc=f"{desc} ({jobs} at once)", unit="job", dynamic_ncols=True) as bar:
+        try:
+            _drain(queue, live, codes, jobs, env, bar)
+        except BaseException:  # Ctrl-C: the runs in flight get SIGINT too (train.py saves last.pth and stops)
+            for _, proc, _ in live:
+                proc.send_signal(signal.SIGINT)
+            for _, proc, fh in live:
+                proc.wait()
+                fh.close()
+            raise
+    return codes
+
+
+def _drain(queue: list, live: list, codes: dict, jobs: int, env: dict, bar) -> None:
+    while queue or live:
+        while queue and len(live) < jobs and all(c in (None, 0) for c in codes.values()):
+            name, cmd, console = queue.pop(0)
+            console.parent.mkdir(parents=True, exist_ok=True)
+            log.info("%s: %s (output: %s)", name, shlex.join(cmd), console)
+            fh = open(console, "w")  # noqa: SIM115 — closed when the process ends
+            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+            live.append((name, proc, fh))
+        if not live:
+            break
+        time.sleep(0.5)
+        for item in [x for x in live if x[1].poll() is not None]:
+            live.remove(item)
+            item[2].close()
+            codes[item[0]] = item[1].returncode
+            bar.update(1)
+
+
+def _failed(failed: list[tuple[Run, int, Path]], not_started: list[str] = ()) -> None:
+    names = ", ".join(f"{r.name} (exit {code}; see {where})" for r, code, where in failed)
+    later = f" (not started: {', '.join(not_started)})" if not_started else ""
+    raise PlanError(
+        f"run {names} failed{later}; fix it and re-run the same command: finished runs are skipped"
+    )
 
 
 def shell_lines(runs: list[Run]) -> list[str]:

@@ -36,7 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fbi_common.errors import DataError
-from fbi_common.io import atomic_write_json
+from fbi_common.io import atomic_write_json, file_lock
 from fbi_common.logging import get_logger
 from fbi_common.paths import resolve_path
 from training.dataset.demo_id import render_video_id
@@ -228,7 +228,15 @@ def ensure_demo_dataset(cfg: dict) -> None:
     """
     used = {n for key in ("train_dataset", "val_dataset", "test_dataset") for n in _as_list(cfg.get(key))}
     for dataset in DEMO_DATASETS:
-        if dataset in used:
+        if dataset not in used:
+            continue
+        if (
+            int(os.environ.get("RANK", "0")) != 0
+        ):  # DDP: rank 0 builds (under the lock), the others wait for it
+            _ensure_one(cfg, dataset)
+            continue
+        # two trainings started together (reproduce.py --jobs 2): one builds, the other waits, then finds it built
+        with file_lock(resolve_path(cfg["dataset_json_folder"]) / f".{dataset}.lock"):
             _ensure_one(cfg, dataset)
 
 
