@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -139,15 +140,27 @@ class Steps:
         self.data = json.loads(path.read_text()) if path.is_file() else {}
 
     def run(self, name: str, fn, *args):
-        t = time.perf_counter()
+        """Wall seconds and CPU seconds (this process and its subprocesses) of one step, summed over invocations.
+        CPU seconds / cores is what the step would take on an idle machine at full use of the cores — the
+        figure to compare across machines when the wall time was measured on a shared one."""
+        t, c = time.perf_counter(), _cpu_seconds()
         result = fn(*args)
-        prev = self.data.get(name, {}).get("seconds", 0.0)
+        prev = self.data.get(name, {})
         self.data[name] = {
-            "seconds": round(prev + time.perf_counter() - t, 1),
+            "seconds": round(prev.get("seconds", 0.0) + time.perf_counter() - t, 1),
+            "cpu_seconds": round(prev.get("cpu_seconds", 0.0) + _cpu_seconds() - c, 1),
+            "cores": os.cpu_count(),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         atomic_write_json(self.path, self.data)
         return result
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished subprocesses."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _py(*args: str) -> None:
@@ -256,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     report = steps.run(
         "tables + figures + report", build_report, recipe, runs, out, rob, costs, args, missing
     )
-    log.info("reproduce %s: %.0f s in this invocation", recipe.name, time.perf_counter() - t0)
+    total = sum(v.get("cpu_seconds", 0.0) for v in steps.data.values())
+    log.info(
+        "reproduce %s: %.0f s wall in this invocation; %.0f CPU s in all steps so far (%.1f min on %d idle cores)",
+        recipe.name, time.perf_counter() - t0, total, total / 60 / (os.cpu_count() or 1), os.cpu_count() or 1,
+    )  # fmt: skip
     print(f"wrote {report}")
     return 0
 

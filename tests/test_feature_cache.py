@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import tiny_opts
 from training.config import ConfigError, load_config
@@ -141,3 +142,76 @@ def test_invalid_settings_are_refused_in_one_line_before_any_work(demo_data, tmp
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("feature_cache: true") and says in msg
     assert not probe["frames"] and not (tmp_path / "refused").exists()
+
+
+class _Items:
+    """Stands in for a DeepfakeDataset: items with an image and `describe`."""
+
+    def __len__(self) -> int:
+        return 10
+
+    def describe(self, i: int) -> dict:
+        return {"label": i % 2, "video_key": f"v{i // 2}", "frame": f"f{i}", "index": i}
+
+    def __getitem__(self, i: int) -> dict:
+        return {"image": torch.full((3, 2, 2), i, dtype=torch.uint8), **self.describe(i)}
+
+
+def test_cached_loader_draws_the_same_batches_and_keeps_dropped_frames_dropped():
+    from torch.utils.data import DataLoader
+
+    from training.dataset.dataset import DropLog, DroppedFrame, collate_drop_none
+    from training.trainer.feature_cache import CachedFeatures, cached_loader
+
+    def loader():
+        g = torch.Generator().manual_seed(3)
+        return DataLoader(_Items(), batch_size=3, shuffle=True, drop_last=True, collate_fn=collate_drop_none,
+                          generator=g)  # fmt: skip
+
+    plain = loader()
+    feats = torch.arange(10, dtype=torch.float32)[:, None].repeat(1, 4)
+    bad = DroppedFrame(4, "v2", "f4", "unreadable")
+    cached = cached_loader(loader(), CachedFeatures(_Items(), feats, {4: bad}))
+    drops = DropLog()
+    for _epoch in range(3):
+        for a, b in zip(plain, cached, strict=True):
+            b = drops.take(b)
+            kept = [i for i in a["index"].tolist() if i != 4]
+            assert b["index"].tolist() == kept and b["features"][:, 0].tolist() == kept
+            assert "image" not in b and b["label"].tolist() == [i % 2 for i in kept]
+    assert list(drops.items) == [4]
+
+
+def test_check_config_refuses_several_processes(monkeypatch):
+    from training.trainer.feature_cache import check_config
+
+    cfg = {"feature_cache": True, "use_data_augmentation": False}
+    check_config(cfg)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(
+        ConfigError, match=r"^feature_cache: true trains in one process.*set feature_cache: false$"
+    ):
+        check_config(cfg)
+    check_config({**cfg, "feature_cache": False})
+
+
+def test_check_model_refuses_detectors_without_a_split_or_with_batch_norm_in_the_features():
+    from torch import nn
+
+    from training.trainer.feature_cache import check_model
+
+    class Probe(nn.Module):
+        classifier_modules = ("head",)
+
+        def __init__(self, backbone: nn.Module) -> None:
+            super().__init__()
+            self.backbone, self.head = backbone.requires_grad_(False), nn.Linear(4, 2)
+
+    cfg = {"feature_cache": True, "model_name": "probe"}
+    check_model(cfg, Probe(nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.0), nn.LayerNorm(4))))
+    for backbone, says in ((nn.BatchNorm1d(4), "batch norm or dropout"), (nn.Dropout(0.1), "(backbone)")):
+        with pytest.raises(ConfigError) as e:
+            check_model(cfg, Probe(backbone))
+        assert says in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="features\\(\\)/classifier\\(\\) split, which model 'probe'"):
+        check_model(cfg, nn.Linear(4, 2))

@@ -164,7 +164,7 @@ def build_report(
             *[_img(f"{t}: {p.stem}", p, out) for t, p in hooks],
         ]
     md += ["## 6. Files\n", "`tables/*.md|csv|tex` (booktabs LaTeX, one table per file), `figures/*.png`, `runs/<model>_s<seed>/` "
-           "(each a train.py run folder: config, log, checkpoints, predictions), `robustness/<model>/`, `steps.json` (wall time per step).\n"]  # fmt: skip
+           "(each a train.py run folder: config, log, checkpoints, predictions), `robustness/<model>/`, `steps.json` (wall and CPU time per step).\n"]  # fmt: skip
     return atomic_write_text(out / "report.md", "\n".join(md)).resolve()
 
 
@@ -178,7 +178,15 @@ def _provenance(out: Path, args, missing: list[str]) -> str:
     import json
 
     times = json.loads(steps)
-    timing = ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in times.items())
+    timing = ", ".join(
+        f"{k} {v['seconds']:.0f} s" + (f" ({v['cpu_seconds']:.0f} CPU s)" if "cpu_seconds" in v else "")
+        for k, v in times.items()
+    )
+    cpu = sum(v.get("cpu_seconds", 0.0) for v in times.values())
+    if cpu:
+        cores = next((v["cores"] for v in times.values() if v.get("cores")), 1)
+        timing += (f"; {cpu / 60:.1f} CPU min in all, ≈ {cpu / 60 / cores:.1f} min of wall time on {cores} idle "
+                   "cores (the wall times above include any other load the machine had)")  # fmt: skip
     lines = [
         f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `python analysis/reproduce.py --recipe {args.recipe}"
         + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds else "")
