@@ -90,7 +90,9 @@ _PLAIN_SCALARS = (type(None), bool, int, float, str)
 
 
 def expand_shorthands(layer: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """`frame_num: 8` means 8 for every split; a single dataset name means a one-item list."""
+    """`frame_num: 8` means 8 for every split; a single dataset name means a one-item list;
+    `data_aug.sbi.shift: s` (one number, as run folders written before it became `[x, y]` hold it) means
+    `[s, s]`: the same ±s of the image side in x and in y that the single number meant."""
     out = dict(layer)
     n = out.get("frame_num")
     if isinstance(n, int) and not isinstance(n, bool):
@@ -98,6 +100,11 @@ def expand_shorthands(layer: dict[str, Any], defaults: dict[str, Any]) -> dict[s
     for key in _LIST_OF_NAMES:
         if isinstance(out.get(key), str):
             out[key] = [out[key]]
+    aug = out.get("data_aug")
+    sbi = aug.get("sbi") if isinstance(aug, dict) else None
+    shift = sbi.get("shift") if isinstance(sbi, dict) else None
+    if isinstance(shift, int | float) and not isinstance(shift, bool):
+        out["data_aug"] = {**aug, "sbi": {**sbi, "shift": [float(shift), float(shift)]}}
     return out
 
 
