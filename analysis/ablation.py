@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.pipeline.plan import Run, execute, find_yaml, shell_lines, variant_yaml, write_slurm  # noqa: E402
+from analysis.tables.flags import add_table_flags  # noqa: E402
 from fbi_common.cli import positive_int, run_cli  # noqa: E402
 from fbi_common.paths import resolve_path  # noqa: E402
 
@@ -47,18 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--out", default="logs/ablation", help="runs go to <out>/<base stem>/ (relative: repo root)"
     )
     p.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides for every run")
-    p.add_argument("--n_boot", type=int, default=1000, help="bootstrap replicates of the table")
+    add_table_flags(p, metrics=["video_auc", "frame_auc", "video_eer", "video_ap"])
     p.add_argument(
         "--jobs",
         type=positive_int,
         default=1,
         help="runs at once on this machine, the CPU cores split between them",
-    )
-    p.add_argument(
-        "--metric",
-        nargs="+",
-        default=["video_auc", "frame_auc", "video_eer", "video_ap"],
-        help="table metrics, primary first",
     )
     p.add_argument(
         "--identity_probe",

@@ -6,6 +6,7 @@ scripts; this module and `analysis/files.py` are library code they import (no `s
 
 from __future__ import annotations
 
+import argparse
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,9 +66,41 @@ def with_data_opts(cfg: dict, opts: Sequence[str] | None) -> dict:
     return cfg
 
 
-def load_detector(weights_path: str | Path, opts: Sequence[str] | None = None) -> LoadedModel:
+def tool_parser(doc: str | None, datasets_help: str, *, many: bool = False,
+                weights_help: str = "checkpoint (.pth) or run folder (uses ckpt/best.pth)") -> argparse.ArgumentParser:  # fmt: skip
+    """The parser of a tool that reads a checkpoint and frames of a dataset: --weights_path, --test_dataset
+    (`many`: one or more names); the tool adds its own flags, then `add_sample_flags`."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights_path", required=True, help=weights_help)
+    p.add_argument("--test_dataset", nargs="+" if many else None, required=True, help=datasets_help)
+    return p
+
+
+def add_sample_flags(p: argparse.ArgumentParser, tool: str) -> None:
+    """--split, --seed, --out (default `<run folder>/analysis/<tool>`) and --opts (data-key overrides)."""
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help=f"output folder (default: <run folder>/analysis/{tool})")
+    p.add_argument(
+        "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="data-key overrides, e.g. rgb_dir=..."
+    )
+
+
+def written(files: Iterable[str | Path]) -> str:
+    """The lines a tool prints for the files it wrote: `wrote <absolute path>` each."""
+    return "\n".join(f"wrote {Path(f).resolve()}" for f in files)
+
+
+def load_detector(
+    weights_path: str | Path, opts: Sequence[str] | None = None, datasets: Sequence[str] = ()
+) -> LoadedModel:
     """Rebuild the detector of a checkpoint written by train.py (or of a run folder's best checkpoint), on CPU,
-    with the input size and normalisation the weights were trained with."""
+    with the input size and normalisation the weights were trained with.
+
+    `datasets` (the tool's --test_dataset) are resolved and their JSONs read first, so a misspelt name or a
+    broken JSON stops the tool before the model is built.
+    """
+    from training.dataset.index import check_datasets
     from training.trainer.build import build_detector, input_spec
     from training.trainer.checkpoint import load_checkpoint, load_model_weights
 
@@ -79,6 +112,7 @@ def load_detector(weights_path: str | Path, opts: Sequence[str] | None = None) -
             "training/train.py to rebuild the model and its data settings"
         )
     cfg = with_data_opts(ckpt["config"], opts)
+    check_datasets(datasets, cfg)
     identity_map = ckpt.get("identity_map") or {}
     info = {"num_identities": max(1, len(identity_map)), "label_names": sorted(cfg["label_dict"]),
             "identity_map": identity_map}  # fmt: skip

@@ -17,7 +17,6 @@ per-channel |gate| distribution of the analysed checkpoint. Numbers in `boundary
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -31,7 +30,16 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from analysis.common import LoadedModel, load_detector, load_frames, log, predict_pixels  # noqa: E402
+from analysis.common import (  # noqa: E402
+    LoadedModel,
+    add_sample_flags,
+    load_detector,
+    load_frames,
+    log,
+    predict_pixels,
+    tool_parser,
+    written,
+)
 from analysis.files import (  # noqa: E402
     AnalysisError,
     out_dir_for,
@@ -208,7 +216,9 @@ def make_figures(
     opts: list[str] | None = None,
 ) -> list[Path]:
     """Boundary-map and frequency-gate figures of an FBI-CLIP run folder or checkpoint; returns the files written."""
-    lm = load_detector(run_dir, opts)
+    if n < 1:
+        raise AnalysisError(f"--n {n}: need at least 1 example frame")
+    lm = load_detector(run_dir, opts, datasets=[dataset])
     has_b, has_f = hasattr(lm.model, "boundary"), hasattr(lm.model, "freq")
     if not (has_b or has_f):
         raise AnalysisError(f"{lm.name} ({lm.cfg['model_name']}) has neither a boundary map nor frequency gates; "
@@ -219,28 +229,16 @@ def make_figures(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--weights_path", required=True, help="FBI-CLIP checkpoint (.pth) or run folder (ckpt/best.pth)"
-    )
-    p.add_argument("--test_dataset", required=True, help="dataset with blending masks (dataset JSON name)")
+    p = tool_parser(__doc__, "dataset with blending masks (dataset JSON name)",
+                    weights_help="FBI-CLIP checkpoint (.pth) or run folder (ckpt/best.pth)")  # fmt: skip
     p.add_argument("--n", type=int, default=8, help="example frames in the figure, one per video (default 8)")
     p.add_argument(
         "--n_stats", type=int, default=0, help="frames behind the numbers (default 0: the whole split)"
     )
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output folder (default: <run folder>/analysis/fbi_maps)")
-    p.add_argument(
-        "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="data-key overrides, e.g. rgb_dir=..."
-    )
+    add_sample_flags(p, "fbi_maps")
     a = p.parse_args(argv)
-    if a.n < 1:
-        raise AnalysisError(f"--n {a.n}: need at least 1 example frame")
-    files = make_figures(a.weights_path, a.test_dataset, a.out, n=a.n, n_stats=a.n_stats, split=a.split,
-                         seed=a.seed, opts=a.opts)  # fmt: skip
-    for f in files:
-        print(f"wrote {f.resolve()}")
+    print(written(make_figures(a.weights_path, a.test_dataset, a.out, n=a.n, n_stats=a.n_stats, split=a.split,
+                               seed=a.seed, opts=a.opts)))  # fmt: skip
     return 0
 
 

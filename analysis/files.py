@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from fbi_common.errors import FBIError
-from fbi_common.io import atomic_write, atomic_write_json, atomic_write_text
+from fbi_common.io import atomic_write, atomic_write_json, atomic_write_text, json_safe
 from fbi_common.paths import REPO_ROOT, resolve_path
 
 
@@ -90,19 +90,7 @@ def save_npy(path: Path, array: np.ndarray) -> Path:
 
 def save_json(path: Path, obj: Any) -> Path:
     """JSON with NaN/inf written as null (strict JSON) and NumPy scalars as numbers."""
-    return atomic_write_json(path, _json_safe(obj), indent=2)
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+    return atomic_write_json(path, json_safe(obj), indent=2)
 
 
 def slug(text: str) -> str:

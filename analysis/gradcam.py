@@ -15,7 +15,6 @@ the mask is reported next to the mask's area share (what a uniform map would get
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,16 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from analysis.common import LoadedModel, PixelModel, load_detector, load_frames, predict_pixels  # noqa: E402
+from analysis.common import (  # noqa: E402
+    LoadedModel,
+    PixelModel,
+    add_sample_flags,
+    load_detector,
+    load_frames,
+    predict_pixels,
+    tool_parser,
+    written,
+)
 from analysis.files import AnalysisError, out_dir_for, save_csv, save_figure, save_json, save_npy  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
@@ -135,7 +143,9 @@ def make_figures(
     opts: list[str] | None = None,
 ) -> list[Path]:
     """Grad-CAM figure of `run_dir` (run folder or checkpoint) on `dataset`; returns the files written."""
-    lm: LoadedModel = load_detector(run_dir, opts)
+    if n is not None and n < 1:
+        raise AnalysisError(f"--n {n}: need at least 1 frame")
+    lm: LoadedModel = load_detector(run_dir, opts, datasets=[dataset])
     _, _, where = cam_target(lm.model)
     fr = load_frames(lm.cfg, lm.spec, dataset, split, n, seed, with_mask="auto", select=frames, per_video=1)
     prob = predict_pixels(lm, fr.x01)["prob"].numpy()
@@ -167,29 +177,16 @@ def make_figures(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--weights_path", required=True, help="checkpoint (.pth) or run folder (uses ckpt/best.pth)"
-    )
-    p.add_argument("--test_dataset", required=True, help="dataset name (dataset JSON name)")
+    p = tool_parser(__doc__, "dataset name (dataset JSON name)")
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--n", type=int, default=16, help="frames, one per video, label names in turn (default 16)"
     )
     g.add_argument("--frames", nargs="+", help="frame paths (as in predictions.csv) or video keys to show")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output folder (default: <run folder>/analysis/gradcam)")
-    p.add_argument(
-        "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="data-key overrides, e.g. rgb_dir=..."
-    )
+    add_sample_flags(p, "gradcam")
     a = p.parse_args(argv)
-    if a.n is not None and a.n < 1:
-        raise AnalysisError(f"--n {a.n}: need at least 1 frame")
-    files = make_figures(a.weights_path, a.test_dataset, a.out, n=a.n, frames=a.frames, split=a.split,
-                         seed=a.seed, opts=a.opts)  # fmt: skip
-    for f in files:
-        print(f"wrote {f.resolve()}")
+    print(written(make_figures(a.weights_path, a.test_dataset, a.out, n=a.n, frames=a.frames, split=a.split,
+                               seed=a.seed, opts=a.opts)))  # fmt: skip
     return 0
 
 

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.pipeline.plan import PlanError, Run, execute, find_yaml, job_env, run_pool  # noqa: E402
 from analysis.pipeline.recipes import RECIPES, Recipe, with_rivals  # noqa: E402
+from analysis.tables.flags import add_table_flags  # noqa: E402
 from fbi_common.cli import positive_int, run_cli  # noqa: E402
 from fbi_common.io import atomic_write_json  # noqa: E402
 from fbi_common.logging import get_logger, setup_logging  # noqa: E402
@@ -47,7 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--seeds", nargs="+", type=int, default=None, help="seeds per model (default: demo 1, ffpp 1 2 3)"
     )
-    p.add_argument("--n_boot", type=int, default=1000, help="bootstrap replicates of the tables")
+    add_table_flags(p)
     p.add_argument(
         "--jobs",
         type=positive_int,

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.tables.build import ALL_METRICS, build_table, split_metric  # noqa: E402
+from analysis.tables.flags import add_table_flags  # noqa: E402
 from analysis.tables.output import markdown, write_outputs  # noqa: E402
 from analysis.tables.render import Fmt  # noqa: E402
 from analysis.tables.runs import TableError, collect, group_rows  # noqa: E402
@@ -37,16 +38,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="[LABEL=]DIR",
         help="run folders, test.py --out folders, or folders of runs",
     )
-    p.add_argument(
-        "--metric",
-        nargs="+",
-        default=list(ALL_METRICS),
-        help=f"metrics, primary first; of {list(ALL_METRICS)}",
-    )
+    add_table_flags(p, metrics=ALL_METRICS)
     p.add_argument(
         "--reference", default=None, help="row label for the paired tests (default: the first row)"
     )
-    p.add_argument("--n_boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     p.add_argument("--boot_seed", type=int, default=0, help="seed of the video bootstrap")
     p.add_argument("--video_agg", choices=["mean", "max", "median"], default=None,
                    help="video score from frame probabilities (default: as each run was evaluated)")  # fmt: skip

@@ -14,7 +14,6 @@ coordinates + provenance + fake probability), `feat.npy` and `separability.json`
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.common import load_detector, load_frames, predict_pixels  # noqa: E402
+from analysis.common import add_sample_flags, load_detector, load_frames, predict_pixels, tool_parser, written  # noqa: E402
 from analysis.files import AnalysisError, out_dir_for, save_csv, save_figure, save_json, save_npy  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
@@ -126,8 +125,8 @@ def make_figures(
     """Embedding maps of `run_dir` (a run folder or checkpoint) on `dataset`(s); returns the files written."""
     if method not in METHODS:
         raise AnalysisError(f"--method {method}: choose one of {list(METHODS)}")
-    lm = load_detector(run_dir, opts)
     names = [dataset] if isinstance(dataset, str) else list(dataset)
+    lm = load_detector(run_dir, opts, datasets=names)
     out = out_dir_for(out_dir, lm.run_dir, "tsne")
     sets = [load_frames(lm.cfg, lm.spec, name, split, n, seed) for name in names]
     preds = [predict_pixels(lm, fr.x01) for fr in sets]
@@ -167,24 +166,13 @@ def make_figures(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--weights_path", required=True, help="checkpoint (.pth) or run folder (uses ckpt/best.pth)"
-    )
-    p.add_argument("--test_dataset", nargs="+", required=True, help="dataset names (dataset JSON names)")
+    p = tool_parser(__doc__, "dataset names (dataset JSON names)", many=True)
     p.add_argument("--method", default="tsne", choices=METHODS)
     p.add_argument("--n", type=int, default=500, help="frames per dataset, sampled by video (≤ 0: all)")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output folder (default: <run folder>/analysis/tsne)")
-    p.add_argument(
-        "--opts", nargs="*", default=[], metavar="KEY=VALUE", help="data-key overrides, e.g. rgb_dir=..."
-    )
+    add_sample_flags(p, "tsne")
     a = p.parse_args(argv)
-    files = make_figures(a.weights_path, a.test_dataset, a.out, method=a.method, n=a.n, split=a.split,
-                         seed=a.seed, opts=a.opts)  # fmt: skip
-    for f in files:
-        print(f"wrote {f.resolve()}")
+    print(written(make_figures(a.weights_path, a.test_dataset, a.out, method=a.method, n=a.n, split=a.split,
+                               seed=a.seed, opts=a.opts)))  # fmt: skip
     return 0
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import result_lines  # noqa: E402
 from fbi_common.cli import positive_int, run_cli  # noqa: E402
 
 
@@ -73,10 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{name}: wall {wall:.0f} s (budget 300 s) | held-out identities: frame AUC {res['frame_auc']:.3f}, "
         f"video AUC {res['video_auc']:.3f} ({res['n_videos']} videos, {res['n_frames']} frames)"
     )
-    print(f"RESULT {name}_threads {threads}")
-    print(f"RESULT {name}_wall_seconds {wall:.1f}")
-    print(f"RESULT {name}_frame_auc {res['frame_auc']:.4f}")
-    print(f"RESULT {name}_video_auc {res['video_auc']:.4f}")
+    values = {"threads": threads, "wall_seconds": f"{wall:.1f}", "frame_auc": f"{res['frame_auc']:.4f}",
+              "video_auc": f"{res['video_auc']:.4f}"}  # fmt: skip
+    print(result_lines({f"{name}_{k}": v for k, v in values.items()}))
     return 0
 
 

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score, roc_curve  # noqa: E402
 
+from benchmarks.results import result_lines  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 
 LABELS = ["DFDC_Real", "FF-DF", "FF-F2F", "FF-FS", "FF-NT"]
@@ -127,10 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if diffs[worst] > 1e-12:
         raise RuntimeError(f"metrics disagree with the reference: {worst} differs by {diffs[worst]}")
-    print(f"RESULT metrics_seconds {t_ours:.3f}")
-    print(f"RESULT metrics_reference_seconds {t_ref:.3f}")
-    print(f"RESULT metrics_cpu_seconds {c_ours:.3f}")
-    print(f"RESULT metrics_speedup {t_ref / t_ours:.2f}")
+    print(result_lines({"metrics_seconds": f"{t_ours:.3f}", "metrics_reference_seconds": f"{t_ref:.3f}",
+                        "metrics_cpu_seconds": f"{c_ours:.3f}", "metrics_speedup": f"{t_ref / t_ours:.2f}"}))  # fmt: skip
     return 0
 
 

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.results import result_lines  # noqa: E402
 from fbi_common.cli import positive_int, run_cli  # noqa: E402
 from fbi_common.face import FaceEngine  # noqa: E402
 from fbi_common.video import decode_selected  # noqa: E402
@@ -97,12 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         f"HOG detect one 960x540 frame: downscaled to 640 {t_small * 1000:.1f} ms, full size {t_big * 1000:.1f} ms"
     )
 
-    print(f"RESULT preprocess_frames_per_s {fps:.2f}")
-    for stage in ("decode", "detect", "landmarks", "align", "write"):
-        print(f"RESULT share_{stage} {rec['timing'].get(stage, 0) / total:.3f}")
-    print(f"RESULT decode_seek_over_grab_ratio {seek / grab:.2f}")
-    print(f"RESULT decode_sparse_over_all_frames_ratio {grab / full:.2f}")
-    print(f"RESULT detect_fullsize_over_downscaled_ratio {t_big / t_small:.2f}")
+    shares = {f"share_{s}": f"{rec['timing'].get(s, 0) / total:.3f}" for s in ("decode", "detect", "landmarks", "align", "write")}  # fmt: skip
+    print(result_lines({"preprocess_frames_per_s": f"{fps:.2f}", **shares,
+                        "decode_seek_over_grab_ratio": f"{seek / grab:.2f}",
+                        "decode_sparse_over_all_frames_ratio": f"{grab / full:.2f}",
+                        "detect_fullsize_over_downscaled_ratio": f"{t_big / t_small:.2f}"}))  # fmt: skip
     return 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import parse_results  # noqa: E402
 from fbi_common.cli import run_cli  # noqa: E402
 from fbi_common.errors import FBIError  # noqa: E402
 
@@ -71,8 +72,7 @@ def run_row(row: Row, extra: list[str]) -> dict[str, float]:
     sys.stdout.write(p.stdout)
     if p.returncode != 0:
         raise FBIError(f"{' '.join(row.command)} failed with exit code {p.returncode}; see its output above")
-    found = dict(re.findall(rf"^RESULT {re.escape(row.name)}_(\w+) ([0-9.eE+-]+)$", p.stdout, re.M))
-    return {k: float(v) for k, v in found.items()}
+    return parse_results(p.stdout, f"{row.name}_")
 
 
 def report(row: Row, measured: dict[str, float], tolerance: float) -> list[str]:

@@ -27,45 +27,44 @@ def _timed(acc: dict, key: str, fn, *a):
 
 
 def _ours(cfg: dict, args, paths: list[str]) -> dict[str, float]:
-    from training.dataset.loaders import build_transform
     from training.dataset.readers import FileReader, LmdbReader
-    from training.utils.pixels import normalize
 
     reader = LmdbReader(cfg["lmdb_dir"]) if cfg.get("lmdb") else FileReader(cfg["rgb_dir"])
-    transform = build_transform(cfg, "train", {"size": args.size})
     acc: dict[str, float] = defaultdict(float)
-    rng = np.random.default_rng(0)
-    images = []
-    for rel in paths:
+
+    def load(rel: str) -> np.ndarray:
         buf = _timed(acc, "read bytes", reader.read_bytes, rel)
-        img = _timed(acc, "decode (cv2.imdecode + RGB)", _decode, buf)
-        images.append(
-            _timed(acc, "FrameTransform (aug, resize, uint8 CHW)", transform, img, None, None, rng)["image"]
-        )
-    batch = torch.stack(images)
-    m, s = torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
-    _timed(acc, "normalise on the device (batched)", normalize, batch, m, s)
-    return acc
+        return _timed(acc, "decode (cv2.imdecode + RGB)", _decode, buf)
+
+    return _transform_and_normalise(cfg, args, paths, acc, load, "FrameTransform (aug, resize, uint8 CHW)")
 
 
 def _ours_cached(cfg: dict, args, paths: list[str]) -> dict[str, float]:
     """Ours reading through the decoded-frame cache (filled first, untimed, if it is not yet)."""
     from training.dataset.frame_cache import fill_cache
-    from training.dataset.loaders import build_dataset, build_transform
-    from training.utils.pixels import normalize
+    from training.dataset.loaders import build_dataset
 
     ds = build_dataset(cfg, "train", [args.dataset], {"size": args.size})
     if ds.cache.filled() < ds.cache.n:
         fill_cache(ds, int(cfg.get("workers", 0)), desc="cache build")
-    transform = build_transform(cfg, "train", {"size": args.size})
     acc: dict[str, float] = defaultdict(float)
+
+    def load(rel: str) -> np.ndarray:
+        return _timed(acc, "frame cache read (copy of the uint8 row)", lambda r: ds.cache.get(r)[0], rel)
+
+    return _transform_and_normalise(cfg, args, paths, acc, load, "FrameTransform (aug, uint8 CHW)")
+
+
+def _transform_and_normalise(
+    cfg: dict, args, paths: list[str], acc: dict, load, label: str
+) -> dict[str, float]:
+    """Our steps after reading: `load(rel)` (timed by the caller), FrameTransform per frame, batched normalise."""
+    from training.dataset.loaders import build_transform
+    from training.utils.pixels import normalize
+
+    transform = build_transform(cfg, "train", {"size": args.size})
     rng = np.random.default_rng(0)
-    images = []
-    for rel in paths:
-        img = _timed(acc, "frame cache read (copy of the uint8 row)", lambda r: ds.cache.get(r)[0], rel)
-        images.append(
-            _timed(acc, "FrameTransform (aug, uint8 CHW)", transform, img, None, None, rng)["image"]
-        )
+    images = [_timed(acc, label, transform, load(rel), None, None, rng)["image"] for rel in paths]
     batch = torch.stack(images)
     m, s = torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
     _timed(acc, "normalise on the device (batched)", normalize, batch, m, s)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 from fbi_common.errors import FBIError
 
@@ -58,6 +61,20 @@ def _umask() -> int:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` as strict JSON can hold it: NaN/inf → None (JSON null), NumPy scalars/arrays → Python values, mapping
+    keys → str, recursively (metrics.json, results.json and the analysis tools' JSON files)."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def atomic_write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:

@@ -8,16 +8,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fbi_common.cli import run_cli  # noqa: E402
-from fbi_common.logging import setup_logging  # noqa: E402
 from preprocessing.fbi_prep.lmdb_io import write_lmdb  # noqa: E402
-from preprocessing.fbi_prep.settings import build_parser, resolve_settings  # noqa: E402
+from preprocessing.fbi_prep.settings import run_step  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser("dataset2lmdb", __doc__)
-    cfg = resolve_settings("dataset2lmdb", parser.parse_args(argv))
-    setup_logging()
-    write_lmdb(cfg)
+    run_step("dataset2lmdb", __doc__, argv, write_lmdb)
     return 0
 
 

@@ -9,16 +9,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fbi_common.cli import run_cli  # noqa: E402
 from fbi_common.errors import DataError  # noqa: E402
-from fbi_common.logging import setup_logging  # noqa: E402
 from preprocessing.fbi_prep.runner import run  # noqa: E402
-from preprocessing.fbi_prep.settings import build_parser, resolve_settings  # noqa: E402
+from preprocessing.fbi_prep.settings import run_step  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser("preprocess", __doc__)
-    cfg = resolve_settings("preprocess", parser.parse_args(argv))
-    setup_logging()
-    summary = run(cfg)
+    cfg, summary = run_step("preprocess", __doc__, argv, run)
     # Failed videos are recorded, not fatal; it is an error only when nothing at all was usable.
     counts = summary["counts"]
     if counts.get("ok", 0) + counts.get("partial", 0) == 0 and summary["failures"]:

@@ -8,16 +8,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fbi_common.cli import run_cli  # noqa: E402
-from fbi_common.logging import setup_logging  # noqa: E402
 from preprocessing.fbi_prep.rearrange import write_jsons  # noqa: E402
-from preprocessing.fbi_prep.settings import build_parser, resolve_settings  # noqa: E402
+from preprocessing.fbi_prep.settings import run_step  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser("rearrange", __doc__)
-    cfg = resolve_settings("rearrange", parser.parse_args(argv))
-    setup_logging()
-    write_jsons(cfg)
+    run_step("rearrange", __doc__, argv, write_jsons)
     return 0
 
 

@@ -24,6 +24,17 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_frame_cache_in_the_repo():
+    """`frame_cache: auto` (the default) writes beside rgb_dir: tests point rgb_dir at temp folders,
+    so a table appearing in the repository's datasets/frame_cache during the session is a test bug."""
+    root = REPO / "datasets" / "frame_cache"
+    before = set(root.iterdir()) if root.is_dir() else set()
+    yield
+    after = set(root.iterdir()) if root.is_dir() else set()
+    assert after <= before, f"tests wrote frame-cache tables into the repository: {sorted(after - before)}"
+
+
 @pytest.fixture(autouse=True)
 def _restore_project_logger():
     """A CLI run in-process (`run_cli(main)`) calls setup_logging(), whose console handler holds the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -57,3 +58,61 @@ def test_step_benchmark_prints_every_row():
         assert f"RESULT {name} " in p.stdout
     bad = _run("benchmarks/bench_step.py", "--batch", "1")
     assert bad.returncode == 2 and "--batch must be >= 2" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_decode_benchmark_png_vs_jpg(tmp_path):
+    for fmt in ("png", "jpg"):
+        p = _run("benchmarks/make_bench_crops.py", "--out", str(tmp_path / fmt), "--videos", "10", "--frames", "1",
+                 "--size", "48", "--image_format", fmt)  # fmt: skip
+        assert p.returncode == 0, p.stderr[-2000:]
+    assert len(list((tmp_path / "jpg").rglob("frames/*/*.jpg"))) == 20
+    dirs = ["--png", str(tmp_path / "png" / "rgb"), "--jpg", str(tmp_path / "jpg" / "rgb")]
+    p = _run("benchmarks/bench_decode.py", *dirs, "--n", "8", "--rounds", "1")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "png: 8 crops of 48x48 px" in p.stdout and "jpg: 8 crops of 48x48 px" in p.stdout
+    for name in ("png_decode_ms", "jpg_decode_ms", "png_over_jpg_decode"):
+        assert f"RESULT {name} " in p.stdout
+    bad = _run(
+        "benchmarks/bench_decode.py", "--png", str(tmp_path / "png" / "rgb"), "--jpg", str(tmp_path / "no")
+    )
+    assert (
+        bad.returncode == 2 and "error: no .jpg crops under" in bad.stderr and "Traceback" not in bad.stderr
+    )
+
+
+def test_jpeg_copy_of_a_dataset(demo_data, tmp_path):
+    import json
+
+    import cv2
+    import numpy as np
+
+    from training.config import load_config
+    from training.dataset.index import build_index
+
+    rgb, js = tmp_path / "rgb", tmp_path / "dataset_json"
+    shutil.copytree(demo_data["rgb_dir"], rgb)
+    shutil.copytree(demo_data["json_folder"], js)
+    args = ["--dataset", "FBI-Demo", "--rgb_dir", str(rgb), "--dataset_json_folder", str(js)]
+    p = _run("benchmarks/jpeg_copy.py", *args)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert str(js / "FBI-Demo-jpg.json") in p.stdout
+    cfg = load_config(
+        "training/config/detector/clip_demo.yaml", opts=[f"rgb_dir={rgb}", f"dataset_json_folder={js}"]
+    )
+    for split in ("train", "val", "test"):
+        png, jpg = build_index(["FBI-Demo"], split, cfg), build_index(["FBI-Demo-jpg"], split, cfg)
+        assert [(r.video, r.label_name, len(r.frames)) for r in png] == [
+            (r.video, r.label_name, len(r.frames)) for r in jpg
+        ]
+    a, b = png[0], jpg[0]
+    assert b.frames[0].startswith("FBI-Demo-jpg/") and b.frames[0].endswith(".jpg")
+    assert (rgb / b.landmarks[0]).is_file() and (rgb / b.masks[0]).read_bytes() == (
+        rgb / a.masks[0]
+    ).read_bytes()
+    x, y = (cv2.imread(str(rgb / r.frames[0])).astype(float) for r in (a, b))
+    psnr = 10 * np.log10(255**2 / np.mean((x - y) ** 2))
+    assert 30 < psnr < 80, psnr  # quality 95: close to the PNG, but re-encoded (not a plain copy)
+    assert json.loads((js / "FBI-Demo-jpg.json").read_text()).keys() == {"FBI-Demo-jpg"}
+    bad = _run("benchmarks/jpeg_copy.py", *args[:1], "FaceForensics++", *args[2:])
+    assert bad.returncode == 2 and "error:" in bad.stderr and "image_format: jpg" in bad.stderr
+    assert "Traceback" not in bad.stderr

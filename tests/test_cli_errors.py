@@ -6,88 +6,24 @@ test_fault_errors.py."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
-from torch import nn
 
+from tests.cli_inputs import DEMO_YAML, bad_files, old_run, resumable_run
 from tests.conftest import REPO, tiny_opts
 
-DEMO_YAML = "training/config/detector/clip_demo.yaml"
 FBI_YAML = "training/config/detector/fbi_clip_demo.yaml"
 FBI_TINY = ["model.freq.channels=4", "model.boundary.channels=4", "model.head.embed_dim=16"]
 
 
-class _Evil:
-    """Not a tensor: weights_only=True refuses to unpickle it."""
-
-
-class _Reduce:
-    """A malicious pickle: unpickling it would create the file named `marker` (it must never run)."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.mkdir, (self.marker,))
-
-
-def _copy_rgb(src: Path, dst: Path, *, masks: bool = True) -> Path:
-    shutil.copytree(src, dst, ignore=None if masks else shutil.ignore_patterns("masks"))
-    return dst
-
-
-def _files(tmp: Path, demo: dict) -> dict[str, Path]:
-    """The bad inputs: YAML, checkpoints, dataset copies, run folders."""
-    f = {}
-    f["bad_yaml"] = tmp / "bad.yaml"
-    f["bad_yaml"].write_text("model_name: [clip\n")
-    good = tmp / "good.pth"
-    torch.save({"model": nn.Linear(4, 2).state_dict()}, good)
-    data = good.read_bytes()
-    f["truncated"] = tmp / "truncated.pth"
-    f["truncated"].write_bytes(data[: len(data) // 2])
-    f["pickle"] = tmp / "pickle.pth"
-    torch.save({"model": _Evil()}, f["pickle"])
-    f["reduce"] = tmp / "reduce.pth"
-    torch.save({"state_dict": _Reduce(tmp / "PWNED")}, f["reduce"])
-    f["text"] = tmp / "notes.pth"
-    f["text"].write_text("hello")
-    f["mismatch"] = tmp / "linear.pth"
-    torch.save(nn.Linear(4, 2).state_dict(), f["mismatch"])
-    f["nomask"] = _copy_rgb(demo["rgb_dir"], tmp / "rgb_nomask", masks=False)
-    f["corrupt"] = _copy_rgb(demo["rgb_dir"], tmp / "rgb_corrupt")
-    # Not the first video of its label (the pre-flight reads those): the error comes from a worker.
-    for png in (f["corrupt"] / "FBI-Demo/fake/frames/id098_v0").glob("*.png"):
-        png.write_bytes(b"not a png")
-    f["taken"] = tmp / "logs" / "taken"
-    f["taken"].mkdir(parents=True)
-    (f["taken"] / "log.txt").write_text("an earlier run\n")
-    f["csv"] = tmp / "bad.csv"
-    f["csv"].write_text("video_key,frame,label\nv,0.png,1\n")
-    return f
-
-
-def _resumable_run(tmp: Path, demo: dict) -> Path:
-    """A run folder whose last.pth holds a config (what --resume compares against)."""
-    from training.config import load_config
-
-    run = tmp / "logs" / "resumed"
-    cfg = load_config(DEMO_YAML, opts=tiny_opts(demo, tmp / "logs", "resumed"))
-    (run / "ckpt").mkdir(parents=True)
-    torch.save({"config": cfg, "step": 3, "epoch": 0}, run / "ckpt" / "last.pth")
-    return run
-
-
 def _cases(tmp: Path, demo: dict) -> dict[str, tuple[list[str], list[str]]]:
     """case id → (argv, substrings the error must contain)."""
-    f = _files(tmp, demo)
-    run = _resumable_run(tmp, demo)
+    f = bad_files(tmp, demo)
+    run = resumable_run(tmp, demo)
+    old = old_run(tmp, demo)
     logs = tmp / "logs"
 
     def train(
@@ -141,6 +77,47 @@ def _cases(tmp: Path, demo: dict) -> dict[str, tuple[list[str], list[str]]]:
             ["train_batchSize: 32 in the run, 16 now", "may change"],
         ),
         "resume_not_a_run": (["training/train.py", "--resume", str(f["text"])], ["not in one"]),
+        "resume_no_config_yaml": (
+            ["training/train.py", "--resume", str(run)],
+            ["config.yaml is missing", "restore it", "--detector_path <that yaml>"],
+        ),
+        "same_bad_json_every_split": (
+            train(
+                dataset_json_folder=str(f["broken_json"]),
+                train_dataset="[Broken]",
+                val_dataset="[Broken]",
+                test_dataset="[Broken]",
+            ),
+            ["1 problem found", "train, val and test dataset 'Broken'", "Broken.json"],
+        ),
+        # a dataset typo stops the tools before the model is built (these checkpoints hold no weights)
+        "gradcam_dataset_typo": (
+            [
+                "analysis/gradcam.py",
+                "--weights_path",
+                str(run / "ckpt" / "last.pth"),
+                "--test_dataset",
+                "FBI-Demoo",
+            ],
+            ["FBI-Demoo", "did you mean 'FBI-Demo'"],
+        ),
+        "tsne_dataset_typo": (
+            ["analysis/tsne.py", "--weights_path", str(run), "--test_dataset", "FBI-Demo", "Nope"],
+            ["--test_dataset Nope", "unknown dataset 'Nope'"],
+        ),
+        # an old run folder's config.yaml (scalar sbi.shift) is read, so the typo is what stops it
+        "robustness_old_run_dataset_typo": (
+            [
+                "training/robustness.py",
+                "--detector_path",
+                str(old / "config.yaml"),
+                "--weights_path",
+                str(old / "ckpt" / "last.pth"),
+                "--test_dataset",
+                "FBI-Demoo",
+            ],
+            ["FBI-Demoo", "did you mean 'FBI-Demo'"],
+        ),
         "weights_file_missing": (train("model.pretrained=/nonexistent/w.bin"), ["/nonexistent/w.bin"]),
         "unknown_arch": (train("model.arch=ViT-Nope"), ["ViT-Nope"]),
         "pretrained_malicious": (
@@ -249,7 +226,15 @@ def test_bad_input_gives_one_error_line(results, case):
 def test_errors_come_before_any_work(results):
     """A misspelt test set (or any pre-flight problem) stops before the model is built and leaves no
     run folder; a run name already used is refused without touching the old folder."""
-    for case in ("test_dataset_typo", "all_splits_at_once", "masks_missing_clip", "log_dir_unwritable"):
+    for case in (
+        "test_dataset_typo",
+        "all_splits_at_once",
+        "masks_missing_clip",
+        "log_dir_unwritable",
+        "gradcam_dataset_typo",
+        "tsne_dataset_typo",
+        "robustness_old_run_dataset_typo",
+    ):
         err = results[case]["stderr"]
         assert "fbi.build: detector" not in err and "run folder:" not in err, case
     logs = results["test_dataset_typo"]["tmp"] / "logs"

@@ -1,8 +1,8 @@
-"""Tests for the config loader: merge order, --opts, schema checks, aliases (model section, saving: test_config_model.py)."""
+"""Tests for the config loader: merge order, --opts, schema checks (DeepfakeBench names: test_config_aliases.py;
+model section, saving: test_config_model.py)."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,6 @@ import yaml
 
 from fbi_common.paths import REPO_ROOT
 from training.config import DEFAULTS_PATH, ConfigError, load_config
-from training.config.aliases import REMOVED
 from training.config.schema import ENUMS
 
 
@@ -196,6 +195,18 @@ def test_frame_num_int_form(tmp_path):
     assert cfg["frame_num"] == {"train": 16, "val": _defaults()["frame_num"]["val"], "test": 8}
 
 
+def test_scalar_sbi_shift_of_older_run_folders_reads_as_the_same_x_and_y(tmp_path):
+    old = _write(tmp_path, "data_aug: {sbi: {shift: 0.03, prob: 0.25}}\n")  # written before shift was [x, y]
+    sbi = load_config(old, None, ["data_aug.sbi.deform_alpha=0"], validate_model=False)["data_aug"]["sbi"]
+    assert sbi["shift"] == [0.03, 0.03] and sbi["prob"] == 0.25
+    sbi = load_config(_write(tmp_path, ""), None, ["data_aug.sbi.shift=0"], validate_model=False)["data_aug"][
+        "sbi"
+    ]
+    assert sbi["shift"] == [0.0, 0.0]
+    (msg,) = _problems(_write(tmp_path, "data_aug: {sbi: {shift: far}}\n"))
+    assert "data_aug.sbi.shift" in msg and "a list" in msg  # other kinds are still refused by the schema
+
+
 def test_single_dataset_name_becomes_a_list(tmp_path):
     cfg = load_config(
         _write(tmp_path, "train_dataset: FF-DF\n"), None, ["test_dataset=DFDC"], validate_model=False
@@ -206,54 +217,6 @@ def test_single_dataset_name_becomes_a_list(tmp_path):
 def test_duplicate_yaml_key_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="duplicate key 'nEpochs'"):
         load_config(_write(tmp_path, "nEpochs: 3\nnEpochs: 4\n"), validate_model=False)
-
-
-# ---- DeepfakeBench names -------------------------------------------------------------------------------
-
-
-def test_aliases_rewritten_and_logged(tmp_path, caplog):
-    path = _write(tmp_path, "dataset_root_rgb: /data/rgb\nlogdir: ./logs\nlocal_rank: 0\n")
-    with caplog.at_level(logging.INFO, logger="fbi"):
-        cfg = load_config(path, validate_model=False)
-    assert cfg["rgb_dir"] == "/data/rgb" and cfg["log_dir"] == "./logs"
-    assert "dataset_root_rgb" not in cfg and "logdir" not in cfg and "local_rank" not in cfg
-    logged = caplog.text
-    assert "'dataset_root_rgb' read as 'rgb_dir'" in logged and "'logdir' read as 'log_dir'" in logged
-    assert "local_rank" in logged
-    cfg = load_config(_write(tmp_path, "", "e.yaml"), None, ["logdir=runs"], validate_model=False)
-    assert cfg["log_dir"] == "runs"
-
-
-def test_alias_and_new_name_together_is_an_error(tmp_path):
-    (msg,) = _problems(_write(tmp_path, "logdir: a\nlog_dir: b\n"))
-    assert "'logdir'" in msg and "'log_dir'" in msg
-
-
-@pytest.mark.parametrize("key", sorted(REMOVED))
-def test_removed_keys_say_what_to_use(tmp_path, key):
-    (msg,) = _problems(_write(tmp_path, f"{key}: 1\n"))
-    assert f"'{key}'" in msg and "renamed/removed" in msg and REMOVED[key] in msg
-    assert "\n" not in msg
-
-
-def test_deepfakebench_names_are_valid(tmp_path):
-    # the top-level keys of a DeepfakeBench detector YAML we keep (flow style to stay short)
-    text = """
-{train_batchSize: 16, test_batchSize: 16, nEpochs: 2, manualSeed: 7, resolution: 256, compression: c23,
- frame_num: {train: 4, test: 4}, rgb_dir: ./datasets/rgb, lmdb_dir: ./datasets/lmdb, lmdb: false,
- dataset_json_folder: preprocessing/dataset_json, with_mask: false, with_landmark: false, save_ckpt: true,
- save_feat: true, workers: 2, rec_iter: 100, save_epoch: 1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5],
- cuda: true, cudnn: true, use_data_augmentation: true, log_dir: ./logs, metric_scoring: auc,
- lr_scheduler: null, data_aug: {flip_prob: 0.5, rotate_limit: [-10, 10], quality_lower: 40},
- optimizer: {type: adam, sgd: {lr: 0.0002, momentum: 0.9, weight_decay: 0.0005},
-   adam: {lr: 0.0002, beta1: 0.9, beta2: 0.999, eps: 0.00000001, weight_decay: 0.0005, amsgrad: false}},
- train_dataset: [FaceForensics++], test_dataset: [FaceForensics++, Celeb-DF-v2],
- label_dict: {FF-real: 0, FF-DF: 1}}
-"""
-    cfg = load_config(_write(tmp_path, text), validate_model=False)
-    assert (
-        cfg["manualSeed"] == 7 and cfg["resolution"] == 256 and cfg["data_aug"]["rotate_limit"] == [-10, 10]
-    )
 
 
 # ---- all problems at once ----------------------------------------------------------------------------

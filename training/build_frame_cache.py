@@ -1,10 +1,13 @@
-"""Fill the decoded-frame cache (`frame_cache: DIR`) before training:
+"""Fill the decoded-frame cache (`frame_cache: auto` or `DIR`) before training:
 `python training/build_frame_cache.py --detector_path <yaml> [--splits train val test] [--size S] [--opts frame_cache=DIR ...]`.
 
 Decodes and resizes every frame of each split's datasets once, with `workers` DataLoader workers,
 into the tables training then reads (training/dataset/frame_cache.py). Optional: without it the
-first epoch fills the cache as it reads. `--size` is the network input size (default: the config's
-`resolution`); it must be the size training uses, since a table holds frames at one size.
+first epoch fills the cache as it reads. With `frame_cache: auto` the tables go where training puts
+them (`frame_cache/` beside rgb_dir or lmdb_dir; training/dataset/frame_cache_auto.py), for the
+train and val splits only — auto never caches test sets; name a folder to cache those. `--size` is
+the network input size (default: the config's `resolution`); it must be the size training uses,
+since a table holds frames at one size.
 """
 
 from __future__ import annotations
@@ -49,12 +52,31 @@ def main(argv: list[str] | None = None) -> int:
         )
     from training.dataset import build_dataset, dataset_names
     from training.dataset.frame_cache import fill_cache
+    from training.dataset.frame_cache_auto import auto_place, is_auto
+    from training.dataset.loaders import attach_frame_cache, cache_label
+
+    auto = is_auto(cfg["frame_cache"])
+    if auto and "test" in args.splits:
+        raise ConfigError(
+            f"{args.detector_path}: frame_cache: auto never caches test sets (they are read once); drop "
+            "test from --splits, or name a folder with --opts frame_cache=DIR (and use it when testing)"
+        )
 
     spec = {"size": int(size), "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}  # the loaders read only size
     for split in args.splits:
         groups = [[n] for n in dataset_names(cfg, split)] if split == "test" else [None]  # test: one per set
         for names in groups:
             ds = build_dataset(cfg, split, names, spec)
+            if auto:
+                names = names or dataset_names(cfg, split)
+                root, problem, _ = auto_place(
+                    cfg, cache_label(names, split), ds.frames(), int(size), ds.with_mask, ds.reader.source
+                )
+                if problem is not None:
+                    raise ConfigError(
+                        f"frame_cache: auto: {problem}; name another folder with --opts frame_cache=DIR"
+                    )
+                attach_frame_cache(cfg, ds, root, names, split)
             counts = fill_cache(ds, int(cfg.get("workers", 0)), desc=f"{split} frame cache")
             print(
                 f"{split}: {ds.cache.path}: {ds.cache.filled()} of {ds.cache.n} frames cached "

@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:24s} {doc[0] if doc else ''}")
         return 0
     if args.resume and not args.detector_path:
-        from training.trainer.runfolder import resume_target
+        from training.trainer.runfolder import resume_yaml
 
-        args.detector_path = str(resume_target(args.resume)[1] / "config.yaml")  # the run's own config
+        args.detector_path = str(resume_yaml(args.resume))  # the run's own config
     if not args.detector_path:
         raise ConfigError(
             "--detector_path is required (e.g. training/config/detector/fbi_clip_demo.yaml), or --list"

@@ -25,6 +25,8 @@ from analysis.tables.batch_metrics import batch_metric
 from analysis.tables.runs import Evaluation, TableError
 from analysis.tables.stats import HIGHER_IS_BETTER, bootstrap_counts, bootstrap_p, delong_test, percentile_ci
 
+N_BOOT = 1000  # bootstrap replicates over videos by default (the table tools' --n_boot)
+
 LEVELS = ("frame", "video")
 ALL_METRICS = tuple(f"{lv}_{m}" for m in ("auc", "eer", "ap") for lv in ("video", "frame"))
 AVERAGE = "Average"
@@ -124,7 +126,7 @@ def _pair(
 def build_table(
     rows: dict[tuple[str, str], dict[str, list[Evaluation]]],
     metric: str,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     seed: int = 0,
     reference: tuple[str, str] | None = None,
 ) -> Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,18 @@ def resolve_settings(section: str, args: argparse.Namespace | dict) -> dict[str,
         cfg[key] = val
     validate(cfg, section)
     return cfg
+
+
+def run_step(
+    section: str, doc: str | None, argv: list[str] | None, work: Callable[[dict], Any]
+) -> tuple[dict, Any]:
+    """The body of a preprocessing entry script: its flags parsed, its settings resolved and checked, console
+    logging on, then `work(settings)`; returns (settings, what `work` returned)."""
+    from fbi_common.logging import setup_logging
+
+    cfg = resolve_settings(section, build_parser(section, doc).parse_args(argv))
+    setup_logging()
+    return cfg, work(cfg)
 
 
 def _from_cwd(value: Any) -> Any:

@@ -49,8 +49,10 @@ NULLABLE_KINDS: dict[str, Any] = {
     "mean": [0.0],
     "std": [0.0],
     "max_steps": 0,
-    "frame_cache": "",
 }
+
+# Keys whose default is set but which also take null (off): frame_cache: auto | DIR | null.
+NULL_ALLOWED: frozenset[str] = frozenset({"frame_cache"})
 
 # Smallest allowed value of numeric keys (a batch of 0, 0 epochs or 0 frames per video cannot run).
 MINIMUMS: dict[str, int | float] = {
@@ -88,7 +90,9 @@ _PLAIN_SCALARS = (type(None), bool, int, float, str)
 
 
 def expand_shorthands(layer: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """`frame_num: 8` means 8 for every split; a single dataset name means a one-item list."""
+    """`frame_num: 8` means 8 for every split; a single dataset name means a one-item list;
+    `data_aug.sbi.shift: s` (one number, as run folders written before it became `[x, y]` hold it) means
+    `[s, s]`: the same ±s of the image side in x and in y that the single number meant."""
     out = dict(layer)
     n = out.get("frame_num")
     if isinstance(n, int) and not isinstance(n, bool):
@@ -96,6 +100,11 @@ def expand_shorthands(layer: dict[str, Any], defaults: dict[str, Any]) -> dict[s
     for key in _LIST_OF_NAMES:
         if isinstance(out.get(key), str):
             out[key] = [out[key]]
+    aug = out.get("data_aug")
+    sbi = aug.get("sbi") if isinstance(aug, dict) else None
+    shift = sbi.get("shift") if isinstance(sbi, dict) else None
+    if isinstance(shift, int | float) and not isinstance(shift, bool):
+        out["data_aug"] = {**aug, "sbi": {**sbi, "shift": [float(shift), float(shift)]}}
     return out
 
 
@@ -216,6 +225,10 @@ def check_value(
     if path in FREE_MAPPINGS:
         return _check_free_mapping(value, path, source, problems)
     hint = f" (default: {_yaml_text(default)})" if show_default else ""
+    if path in NULL_ALLOWED:
+        if value is None:
+            return None
+        hint += " or null"
     if default is None:
         if value is None:
             return None

@@ -15,7 +15,9 @@ the source frame's height and width — for landmarks). Rows are the dataset's f
 order; a different frame list, size or source is a different table. DataLoader workers fill rows
 concurrently (distinct rows; the flag is written after the pixels). Opening a table checks every
 cached row's source against its recorded mtime and size; a changed or missing source, or a table
-whose files do not match its `meta.json`, stops with an error naming the table to delete.
+whose files do not match its `meta.json`, stops with an error naming the table to delete — except
+that `frame_cache: auto` (training/dataset/frame_cache_auto.py) rebuilds a stale table it owns,
+with a warning (a regenerated or re-preprocessed dataset then just decodes again).
 Bad frames are never cached, so `bad_frame_policy` sees them every epoch as without the cache.
 Use a folder on a local disk (one per node): memory maps are not coherent across NFS clients.
 
@@ -124,17 +126,21 @@ class FrameCache:
         rows[i, _MTIME], rows[i, _SIZE], rows[i, _H], rows[i, _W] = stamp[0], stamp[1], hw[0], hw[1]
         rows[i, _FILLED] = 1
 
+    def stale(self, frames: Sequence[str], stamp: Stamp) -> list[str]:
+        """Cached frames whose source changed (mtime or size) or vanished since they were cached."""
+        rows = np.array(self._open()[2])
+        return [
+            rel
+            for rel in frames
+            if rows[self.row_of[rel], _FILLED] == 1
+            and tuple(int(v) for v in rows[self.row_of[rel], [_MTIME, _SIZE]]) != tuple(stamp(rel))
+        ]
+
     def check_sources(self, frames: Sequence[str], stamp: Stamp) -> None:
         """Stop if a cached frame's source changed (mtime or size) or vanished since it was cached."""
-        rows = np.array(self._open()[2])
-        stale = []
-        for rel in frames:
-            row = rows[self.row_of[rel]]
-            if row[_FILLED] == 1 and tuple(int(v) for v in row[[_MTIME, _SIZE]]) != tuple(stamp(rel)):
-                stale.append(rel)
-        if stale:
+        if stale := self.stale(frames, stamp):
             raise FrameCacheError(
-                f"frame cache {self.path} is stale: {len(stale)} of its {int(rows[:, _FILLED].sum())} cached "
+                f"frame cache {self.path} is stale: {len(stale)} of its {self.filled()} cached "
                 f"frames changed on disk since they were cached (e.g. {stale[0]}: size/modification time "
                 f"differ or the file is gone). Delete {self.path} (it is refilled in the next first epoch, "
                 "or by training/build_frame_cache.py), or set frame_cache: null"
@@ -171,10 +177,37 @@ def _check_meta(path: Path, want: dict) -> None:
         )
 
 
+def _create(path: Path, want: dict) -> None:
+    """An empty (sparse) table at `path`, renamed into place once complete."""
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    s, n = want["size"], want["frames"]
+    shapes = {"images.u8": (np.uint8, (n, s, s, 3)), "rows.i64": (np.int64, (n, 5))}
+    if want["with_mask"]:
+        shapes["masks.u8"] = (np.uint8, (n, s, s))
+    for name, (dtype, shape) in shapes.items():
+        np.memmap(tmp / name, dtype, "w+", shape=shape).flush()  # sparse: zero rows take no disk
+    atomic_write_json(tmp / "meta.json", want)
+    tmp.rename(path)
+    log.info("frame cache: new table %s (%d frames at %d px; filled as frames are first read)", path, n, s)
+
+
 def open_frame_cache(
-    root: str | Path, label: str, frames: Sequence[str], size: int, with_mask: bool, source: str, stamp: Stamp
+    root: str | Path,
+    label: str,
+    frames: Sequence[str],
+    size: int,
+    with_mask: bool,
+    source: str,
+    stamp: Stamp,
+    rebuild_stale: bool = False,
 ) -> FrameCache:
-    """The table for `frames` under `root` (created empty, sparse, if new), its cached rows checked against `stamp`."""
+    """The table for `frames` under `root` (created empty, sparse, if new), its cached rows checked against `stamp`.
+
+    A stale table (a source frame changed since it was cached) is an error, or — `rebuild_stale`, for
+    `frame_cache: auto`, which owns its folder — replaced by an empty one with a warning.
+    """
     root = resolve_path(root)
     frames = sorted(set(frames))
     path = root / table_name(label, size, with_mask, source, frames)
@@ -188,25 +221,22 @@ def open_frame_cache(
     }
     with _lock(root):  # DDP ranks building the same dataset create the table once
         if not path.exists():
-            tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir()
-            s, n = int(size), len(frames)
-            shapes = {"images.u8": (np.uint8, (n, s, s, 3)), "rows.i64": (np.int64, (n, 5))}
-            if with_mask:
-                shapes["masks.u8"] = (np.uint8, (n, s, s))
-            for name, (dtype, shape) in shapes.items():
-                np.memmap(tmp / name, dtype, "w+", shape=shape).flush()  # sparse: zero rows take no disk
-            atomic_write_json(tmp / "meta.json", want)
-            tmp.rename(path)
-            log.info(
-                "frame cache: new table %s (%d frames at %d px; filled as frames are first read)",
-                path,
-                len(frames),
-                size,
-            )
+            _create(path, want)
         _check_meta(path, want)
     cache = FrameCache(path, frames, size, with_mask)
+    if rebuild_stale and cache.stale(frames, stamp):
+        with _lock(root):  # re-checked under the lock: another rank may have rebuilt it already
+            if stale := FrameCache(path, frames, size, with_mask).stale(frames, stamp):
+                log.warning(
+                    "frame cache: %s is stale (%d cached frames changed on disk since, e.g. %s): "
+                    "rebuilding it, the next epoch decodes again",
+                    path,
+                    len(stale),
+                    stale[0],
+                )
+                shutil.rmtree(path)
+                _create(path, want)
+        cache = FrameCache(path, frames, size, with_mask)
     cache.check_sources(frames, stamp)
     log.info("frame cache: %s, %d of %d frames cached", path, cache.filled(), cache.n)
     return cache

@@ -7,6 +7,7 @@ Frame paths are normalised by the rules of `training.dataset.frame_paths`; a vid
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,23 @@ def load_dataset(name: str, cfg: dict) -> tuple[str, Path, str | None, dict, dic
     top, meta = dataset_node(read_json(path), ds, path)
     cfg = _with_json_labels(cfg, meta.get("_label_dict"), path)
     return ds, path, forced_comp, top, cfg
+
+
+def check_datasets(names: Sequence[str], cfg: dict, flag: str = "--test_dataset") -> None:
+    """Resolve every name and read its JSON (`load_dataset`) before any model is built; all problems at once.
+
+    For the tools that take dataset names next to a checkpoint (analysis, robustness): a typo costs seconds.
+    """
+    problems = []
+    for name in names:
+        try:
+            load_dataset(name, cfg)
+        except DataError as e:
+            problems.append(f"{flag} {name}: {e}")
+    if len(problems) == 1:
+        raise DataError(problems[0])
+    if problems:
+        raise DataError(f"{len(problems)} problems with {flag}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def index_one(name: str, split: str, cfg: dict) -> VideoIndex:

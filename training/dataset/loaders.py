@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import cv2
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from fbi_common.logging import get_logger
+from fbi_common.paths import resolve_path
 from training.config.schema import ConfigError
 from training.dataset.dataset import DeepfakeDataset, collate_drop_none
 from training.dataset.frame_cache import FrameCache, open_frame_cache
+from training.dataset.frame_cache_auto import auto_cache_dir, auto_root, is_auto
 from training.dataset.index import SPLITS, build_index
 from training.dataset.readers import FileReader, LmdbReader
 from training.dataset.samplers import build_train_sampler
@@ -100,25 +103,59 @@ def build_dataset(
         identity_rule=cfg.get("identity_rule", "target"),
         sbi=sbi,
     )
-    if cfg.get("frame_cache"):
-        ds.cache = _frame_cache(cfg, ds, names, split)
+    if cfg.get("frame_cache") and not is_auto(cfg["frame_cache"]):  # auto: training decides (below)
+        attach_frame_cache(cfg, ds, cfg["frame_cache"], names, split)
     log.info("%s", ds)
     return ds
 
 
-def _frame_cache(cfg: dict, ds: DeepfakeDataset, names: list[str], split: str) -> FrameCache:
-    """The dataset's table under `frame_cache` (training/dataset/frame_cache.py)."""
+def cache_label(names: list[str], split: str) -> str:
+    return f"{'+'.join(names)}-{split}"
+
+
+def attach_frame_cache(
+    cfg: dict, ds: DeepfakeDataset, root: str | Path, names: list[str], split: str
+) -> FrameCache:
+    """Give `ds` its table under `root` (training/dataset/frame_cache.py); refused with self-blending.
+
+    Stale tables in the `auto` folder (`frame_cache/` beside the data root, which the framework owns)
+    are rebuilt with a warning; in a folder the config names they stop the run.
+    """
     if ds.sbi is not None:
         raise ConfigError(
             "frame_cache: self-blended images (data_aug.sbi.enabled) are made from the full-resolution "
-            "crops and their landmarks, before the resize the cache stores; set frame_cache: null or "
-            "disable data_aug.sbi"
+            "crops and their landmarks, before the resize the cache stores; set frame_cache: null (or "
+            "auto, which leaves such runs uncached) or disable data_aug.sbi"
         )
-    label = f"{'+'.join(names)}-{split}"
-    frames = ds.frames()
-    return open_frame_cache(
-        cfg["frame_cache"], label, frames, ds.transform.size, ds.with_mask, ds.reader.source, ds.reader.stamp
+    ds.cache = open_frame_cache(
+        root, cache_label(names, split), ds.frames(), ds.transform.size, ds.with_mask, ds.reader.source,
+        ds.reader.stamp, rebuild_stale=resolve_path(root) == auto_root(cfg),
+    )  # fmt: skip
+    return ds.cache
+
+
+def with_training_cache(cfg: dict, train_ds: DeepfakeDataset, names: list[str], epochs: int) -> dict:
+    """Resolve `frame_cache: auto` for a training run of `epochs` epochs (training/dataset/frame_cache_auto.py).
+
+    Attaches the chosen table to `train_ds` and returns `cfg` with `frame_cache` set to that folder (or
+    None, off) — the config to build the selection split with. Other values return `cfg` unchanged.
+    """
+    if not is_auto(cfg.get("frame_cache")):
+        return cfg
+    root = auto_cache_dir(
+        cfg,
+        label=cache_label(names, "train"),
+        frames=train_ds.frames(),
+        size=train_ds.transform.size,
+        with_mask=train_ds.with_mask,
+        source=train_ds.reader.source,
+        epochs=epochs,
+        self_blend=train_ds.sbi is not None,
+        frozen_features=bool(cfg.get("feature_cache")),
     )
+    if root is not None:
+        attach_frame_cache(cfg, train_ds, root, names, "train")
+    return {**cfg, "frame_cache": None if root is None else str(root)}
 
 
 def _self_blend(cfg: dict, split: str) -> SelfBlend | None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fbi_common.errors import DataError
-from fbi_common.io import atomic_write_text
+from fbi_common.io import atomic_write_text, json_safe
 
 # Written in this order, extra columns (e.g. dataset) after them.
 PREDICTION_COLUMNS = ("video_key", "frame", "label", "label_name", "prob")
@@ -132,22 +132,9 @@ def _read_predictions(path: Path) -> dict[str, Any]:
     return out
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN/inf → None and NumPy scalars/arrays → Python values, recursively."""
-    if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | np.ndarray):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def write_metrics_json(path: str | Path, metrics: Mapping[str, Any]) -> Path:
     """Write metrics as indented JSON (atomically); undefined values (NaN) become null."""
-    text = json.dumps(_json_safe(metrics), indent=2, allow_nan=False)
+    text = json.dumps(json_safe(metrics), indent=2, allow_nan=False)
     return atomic_write_text(path, text + "\n")
 
 

@@ -61,8 +61,10 @@ def load(cfg: dict, weights_path: str | Path) -> Loaded:
     seed_everything(cfg["manualSeed"], 0)
     torch.backends.cudnn.benchmark = bool(cfg["cudnn"])
     from training.dataset.demo_data import ensure_demo_dataset
+    from training.dataset.index import check_datasets
 
     ensure_demo_dataset(cfg)
+    check_datasets(cfg.get("test_dataset") or [], cfg)  # a misspelt name stops here, before any model build
     identity_map = ckpt.get("identity_map") if isinstance(ckpt.get("identity_map"), dict) else {}
     labels = sorted(cfg["label_dict"])
     info = {"num_identities": max(1, len(identity_map)), "label_names": labels, "identity_map": identity_map}

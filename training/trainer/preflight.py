@@ -112,6 +112,10 @@ def _one_class_warning(split: str, names: list[str], records: list[VideoRecord])
     )
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def check_data(cfg: dict, splits: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """(problems, warnings) for the datasets of `splits`."""
     problems: list[str] = []
@@ -122,6 +126,7 @@ def check_data(cfg: dict, splits: tuple[str, ...]) -> tuple[list[str], list[str]
     if mask_reason and not cfg["with_mask"]:
         problems.append(f"{mask_reason} but with_mask is false: set with_mask: true")
     reader = build_reader(cfg)
+    unusable: dict[tuple[str, str], list[str]] = {}  # (dataset, problem) → the splits naming it
     for split, names in split_plan(cfg, splits):
         split_records: list[VideoRecord] = []
         for name in names:
@@ -129,7 +134,7 @@ def check_data(cfg: dict, splits: tuple[str, ...]) -> tuple[list[str], list[str]
                 records = build_index([name], split, cfg)
             except (FBIError, OSError, KeyError, ValueError, json.JSONDecodeError) as e:
                 text = e.args[0] if isinstance(e, KeyError) and e.args else e
-                problems.append(f"{split} dataset '{name}': {text}")
+                unusable.setdefault((name, str(text)), []).append(split)
                 continue
             split_records.extend(records)
             firsts = {r.label_name: r for r in reversed(records)}  # the first video of each label
@@ -141,6 +146,8 @@ def check_data(cfg: dict, splits: tuple[str, ...]) -> tuple[list[str], list[str]
                 read_problems += found
         if split == "val" and split_records and (note := _one_class_warning(split, names, split_records)):
             warnings.append(note)
+    # one line per problem, even when train, val and test all name the same broken dataset
+    problems += [f"{_and(used_by)} dataset '{name}': {text}" for (name, text), used_by in unusable.items()]
     root_key = "lmdb_dir" if cfg.get("lmdb") else "rgb_dir"
     root = resolve_path(cfg[root_key])
     if (read_problems or (drop and warnings)) and not root.is_dir():  # one cause, one message

@@ -85,6 +85,19 @@ def resume_target(resume: str) -> tuple[Path, Path]:
     return path, path.parent.parent
 
 
+def resume_yaml(resume: str) -> Path:
+    """The run's own `config.yaml`, which `--resume RUN` without `--detector_path` continues with."""
+    run = resume_target(resume)[1]
+    path = run / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"--resume {resume}: {path} is missing (train.py writes it when a run starts; it holds the run's "
+            f"settings). Restore it, or name the YAML the run was started with: --detector_path <that yaml> "
+            f"--resume {run} (with the same --opts; the checkpoint's saved config must match it)"
+        )
+    return path
+
+
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():

@@ -11,6 +11,7 @@ from fbi_common.logging import get_logger, setup_logging
 from fbi_common.paths import existing_path, resolve_path
 from training.config import save_config
 from training.dataset import build_dataset, build_index, build_loader, identity_of
+from training.dataset.loaders import with_training_cache
 from training.inference.face_settings import training_face_pipeline
 from training.metrics import write_metrics_json
 from training.trainer import feature_cache
@@ -151,7 +152,9 @@ def _build_trainer(cfg: dict, run_dir: Path, dist_info: DistInfo) -> tuple[Train
     train_ds = build_dataset(cfg, "train", cfg["train_dataset"], spec, identity_map=identity_map)
     train_loader = build_loader(train_ds, cfg, train=True, distributed=dist_info.distributed)
     steps, total = run_length(cfg, len(train_loader))
-    val_loader = _selection_loader(cfg, spec, identity_map, dist_info)
+    # frame_cache: auto → the train and selection splits' folder (or off), now that the epochs are known
+    data_cfg = with_training_cache(cfg, train_ds, cfg["train_dataset"], epochs=-(-total // steps))
+    val_loader = _selection_loader(data_cfg, spec, identity_map, dist_info)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, steps, total)
     if dist_info.is_main:
