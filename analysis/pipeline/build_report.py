@@ -168,6 +168,20 @@ def build_report(
     return atomic_write_text(out / "report.md", "\n".join(md)).resolve()
 
 
+def _threads(args) -> str:
+    """How the runs used the CPU: `--jobs` runs at once, each with the threads `plan.job_env` gave it."""
+    import os
+
+    import torch
+
+    jobs = getattr(args, "jobs", 1) or 1
+    if jobs <= 1:
+        return f"{torch.get_num_threads()} torch threads"
+    from analysis.pipeline.plan import job_env
+
+    return f"{jobs} runs at once, {job_env(jobs)['OMP_NUM_THREADS']} torch thread(s) each, {os.cpu_count()} cores"
+
+
 def _provenance(out: Path, args, missing: list[str]) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
@@ -191,7 +205,7 @@ def _provenance(out: Path, args, missing: list[str]) -> str:
         f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `python analysis/reproduce.py --recipe {args.recipe}"
         + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds else "")
         + "`"
-        + f" at commit `{commit or 'unknown'}` on {platform.machine()} ({torch.get_num_threads()} torch threads, "
+        + f" at commit `{commit or 'unknown'}` on {platform.machine()} ({_threads(args)}, "
         + ("CUDA" if torch.cuda.is_available() else "CPU only")
         + ").",
         f"Wall time per step (accumulated over resumed invocations): {timing or 'n/a'}.",
