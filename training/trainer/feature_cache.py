@@ -153,16 +153,12 @@ def cached_loader(loader: DataLoader, items: CachedFeatures) -> DataLoader:
     batches in the same order. One worker if `loader` has any, so the generator is drawn from exactly
     as by `loader` (a persistent iterator draws its worker seed once, a fresh one every epoch)."""
     workers = min(1, loader.num_workers)
-    return DataLoader(
-        items,
-        batch_size=loader.batch_size,
-        sampler=loader.sampler,
+    from training.trainer.trainer import loader_like
+
+    return loader_like(
+        loader,
+        dataset=items,
         num_workers=workers,
-        collate_fn=loader.collate_fn,
-        pin_memory=loader.pin_memory,
-        drop_last=loader.drop_last,
-        worker_init_fn=loader.worker_init_fn,
-        generator=loader.generator,
         persistent_workers=loader.persistent_workers and workers > 0,
     )
 

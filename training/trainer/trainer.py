@@ -216,15 +216,15 @@ def skip_batches(loader: DataLoader, n: int) -> DataLoader:
     it had not seen; in a single process the shuffle generator is not restored, so the rest of the
     epoch is a fresh random draw of the same size.
     """
-    order = list(loader.sampler)[n * loader.batch_size :]
-    return DataLoader(
-        loader.dataset,
-        batch_size=loader.batch_size,
-        sampler=order,
-        num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn,
-        pin_memory=loader.pin_memory,
-        drop_last=loader.drop_last,
-        worker_init_fn=loader.worker_init_fn,
-        generator=loader.generator,
+    return loader_like(
+        loader, sampler=list(loader.sampler)[n * loader.batch_size :], persistent_workers=False
     )
+
+
+def loader_like(loader: DataLoader, **changes) -> DataLoader:
+    """A new DataLoader with `loader`'s dataset, batching, sampler, workers and generator, except `changes`."""
+    kw = dict(dataset=loader.dataset, batch_size=loader.batch_size, sampler=loader.sampler,
+              num_workers=loader.num_workers, collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
+              drop_last=loader.drop_last, worker_init_fn=loader.worker_init_fn, generator=loader.generator,
+              persistent_workers=loader.persistent_workers)  # fmt: skip
+    return DataLoader(**{**kw, **changes})
