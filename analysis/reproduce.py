@@ -195,13 +195,14 @@ def robustness(recipe: Recipe, runs: list[tuple], out: Path, args: argparse.Name
 
 
 def probe(recipe: Recipe, runs: list[tuple], out: Path, opts: list[str]) -> Path | None:
-    """Identity probe (analysis/identity_probe.py) of every FBI-CLIP model next to its AUC: seen (train) and
-    unseen (test) identities of the training set, unseen ones of the other test sets."""
+    """Identity probe (analysis/identity_probe.py) of the recipe's probe models (default: every FBI-CLIP model)
+    next to their AUC: seen (train) and unseen (test) identities of the training set, unseen ones of the
+    other test sets."""
     from analysis.identity_probe import variants_report
 
     by_label: dict[str, list[Path]] = {}
     for m, r in runs:
-        if m.yaml.startswith("fbi_clip"):
+        if m.key in recipe.probe if recipe.probe is not None else m.yaml.startswith("fbi_clip"):
             by_label.setdefault(m.label, []).append(r.dir)
     if not by_label:
         return None

@@ -119,6 +119,25 @@ def test_run_pool_runs_jobs_at_once_and_stops_starting_after_a_failure(tmp_path)
     assert threads == "1" and float(a0) < float(b1) and float(b0) < float(a1)  # both ran at the same time
     codes = run_pool([task("bad", "raise SystemExit(3)"), task("never", "pass")], 1, job_env(1), "t")
     assert codes == {"bad": 3, "never": None}  # nothing new starts after a failure
+    codes = run_pool(
+        [task("bad", "raise SystemExit(3)"), task("runs", "pass")], 1, job_env(1), "t", keep_going=True
+    )
+    assert codes == {"bad": 3, "runs": 0}  # keep_going (the report's figure tools): the others still run
+
+
+def test_failing_figure_tools_become_notes_not_a_broken_report(tmp_path, monkeypatch) -> None:
+    """run_hooks runs the interpretability tools `jobs` at once; each failing one is a note with its error
+    line and console file, and the others still run."""
+    from analysis.pipeline import report
+
+    monkeypatch.setattr(
+        report, "FIGURE_HOOKS", {t: ["{run}", "--out", "{out}"] for t in ("calibration", "curves")}
+    )
+    pngs, notes = report.run_hooks(tmp_path / "no_such_run", ["FBI-Demo"], tmp_path / "figs", [], jobs=2)
+    assert pngs == [] and len(notes) == 2
+    for tool, note in zip(("calibration", "curves"), notes, strict=True):
+        assert note.startswith(f"analysis/{tool}.py failed: error:") and "no_such_run" in note
+        assert f"{tool}.console.txt" in note
 
 
 def test_job_env_splits_the_cores_unless_threads_are_set(monkeypatch) -> None:

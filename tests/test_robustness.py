@@ -83,6 +83,60 @@ def test_video_compression_changes_frames_and_keeps_count(image) -> None:
     assert odd[0].shape == (127, 127, 3)
 
 
+def _h264_one_process_per_video(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """Independent reference: one video piped through its own ffmpeg encode and decode processes."""
+    h, w = frames[0].shape[:2]
+    common = ["ffmpeg", "-hide_banner", "-loglevel", "error"]
+    enc = subprocess.run(
+        [*common, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25.0", "-i", "-",
+         "-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-pix_fmt", "yuv420p", "-threads", "1",
+         "-f", "h264", "-"],
+        input=b"".join(f.tobytes() for f in frames), capture_output=True, check=True,
+    )  # fmt: skip
+    dec = subprocess.run([*common, "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         input=enc.stdout, capture_output=True, check=True)  # fmt: skip
+    return list(np.frombuffer(dec.stdout, np.uint8).reshape(len(frames), h, w, 3))
+
+
+@pytest.mark.skipif(not HAVE_FFMPEG, reason="ffmpeg not installed")
+def test_batched_video_compression_equals_one_video_at_a_time(image) -> None:
+    """`videos_h264` (one ffmpeg call for many videos, what the VC cache uses) gives every video exactly
+    what encoding it alone gives, in the right order, sizes mixed."""
+    videos = [
+        [np.roll(image, 3 * i, axis=1) for i in range(4)],
+        [np.roll(image[:64, :96], 2 * i, axis=0) for i in range(3)],  # another size
+        [np.ascontiguousarray(image[::-1]) for _ in range(5)],
+    ]
+    batched = ops.videos_h264(videos, 35)
+    assert [len(v) for v in batched] == [4, 3, 5]
+    for frames, got in zip(videos, batched, strict=True):
+        want = _h264_one_process_per_video(frames, 35)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+@pytest.mark.skipif(not HAVE_FFMPEG, reason="ffmpeg not installed")
+def test_vc_cache_is_the_same_whatever_the_chunk(image, tmp_path) -> None:
+    """The VC crop cache sends videos to ffmpeg in chunks; chunk 1 and chunk 2 write the same frames."""
+    from types import SimpleNamespace
+
+    from training.perturb.cache import crop_video_cache
+    from training.perturb.protocols import DEEPERFORENSICS
+    from training.perturb.readers import cache_name
+
+    frames = {
+        f"v{v}/frames/{i:03d}.png": np.roll(image, 5 * v + i, axis=1) for v in range(3) for i in range(3)
+    }
+    frames["v2/frames/003.png"] = image[:64, :64]  # a video with two frame sizes: two streams
+    reader = SimpleNamespace(read_image=lambda rel: frames[rel].copy())
+    records = [SimpleNamespace(frames=sorted(r for r in frames if r.startswith(f"v{v}/"))) for v in range(3)]
+    ds = SimpleNamespace(records=records, reader=reader)
+    vc = next(t for t in DEEPERFORENSICS if t.code == "VC")
+    one, two = (crop_video_cache(ds, vc, 3, tmp_path / f"c{n}", chunk=n) for n in (1, 2))
+    for rel in frames:
+        a, b = (cv2.imread(str(root / cache_name(rel))) for root in (one, two))
+        assert a is not None and np.array_equal(a, b) and a.shape[:2] == frames[rel].shape[:2]
+
+
 def test_protocol_selection_errors() -> None:
     assert [t.code for _, t, _ in select("image", None, None)] == ["jpeg-quality", "blur", "resize", "noise"]
     assert [i for _, _, i in select("deeperforensics", ["cs"], [1, 5])] == [[1, 5]]

@@ -126,6 +126,7 @@ def build_report(
             list(runs[0][1].test),
             out / "figures",
             args.opts,
+            getattr(args, "jobs", None) or 1,
         )
     )
     md = [

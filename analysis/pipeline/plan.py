@@ -166,17 +166,17 @@ def execute(runs: list[Run], env: dict | None = None, jobs: int = 1) -> None:
 
 
 def run_pool(
-    tasks: list[tuple[str, list[str], Path]], jobs: int, env: dict, desc: str
+    tasks: list[tuple[str, list[str], Path]], jobs: int, env: dict, desc: str, keep_going: bool = False
 ) -> dict[str, int | None]:
     """Run (name, command, console file) tasks, up to `jobs` at once, each one's output into its console file.
-    After the first failure no new task starts (the ones in flight finish). Returns name → exit code (None:
-    not started)."""
+    After the first failure no new task starts (the ones in flight finish) unless `keep_going`. Returns
+    name → exit code (None: not started)."""
     from tqdm import tqdm
 
     queue, live, codes = list(tasks), [], {name: None for name, _, _ in tasks}
     with tqdm(total=len(tasks), desc=f"{desc} ({jobs} at once)", unit="job", dynamic_ncols=True) as bar:
         try:
-            _drain(queue, live, codes, jobs, env, bar)
+            _drain(queue, live, codes, jobs, env, bar, keep_going)
         except BaseException:  # Ctrl-C: the runs in flight get SIGINT too (train.py saves last.pth and stops)
             for _, proc, _ in live:
                 proc.send_signal(signal.SIGINT)
@@ -187,9 +187,9 @@ def run_pool(
     return codes
 
 
-def _drain(queue: list, live: list, codes: dict, jobs: int, env: dict, bar) -> None:
+def _drain(queue: list, live: list, codes: dict, jobs: int, env: dict, bar, keep_going: bool) -> None:
     while queue or live:
-        while queue and len(live) < jobs and all(c in (None, 0) for c in codes.values()):
+        while queue and len(live) < jobs and (keep_going or all(c in (None, 0) for c in codes.values())):
             name, cmd, console = queue.pop(0)
             console.parent.mkdir(parents=True, exist_ok=True)
             log.info("%s: %s (output: %s)", name, shlex.join(cmd), console)

@@ -32,11 +32,13 @@ class Recipe:
     cost_yamls_static: list[str] = field(default_factory=list)  # params / FLOPs only
     seeds: tuple[int, ...] = (1,)
     note: str = ""
+    probe: tuple[str, ...] | None = None  # model keys of the identity probe (None: every FBI-CLIP model)
 
 
 # The FBI-CLIP family of the demo recipe trains FBI_DEMO_EPOCHS epochs instead of fbi_clip_demo.yaml's 14
 # (its 14-epoch run selected epoch 10 on validation), so the chain — 5 FBI-CLIP-sized trainings, CLIP
-# (its YAML's 8 epochs), robustness of two models, tables, cost, figures — fits ~30 min on 2 idle cores.
+# (its YAML's 8 epochs), robustness of two models, the identity probe of FBI-CLIP with and without its
+# identity head, tables, cost, figures — fits in 30 min on 2 idle cores.
 FBI_DEMO_EPOCHS = ("nEpochs=10",)
 
 DEMO = Recipe(
@@ -64,6 +66,7 @@ DEMO = Recipe(
     reference="fbi_clip",
     robustness=["fbi_clip", "clip"],
     robustness_sets=["FBI-Demo"],
+    probe=("fbi_clip", "no_identity"),  # the question it answers: what the identity head removes
     cost_yamls=["fbi_clip_demo.yaml", "clip_demo.yaml"],
     cost_yamls_static=[
         "fbi_clip.yaml",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -163,10 +162,13 @@ def robustness_figure(
 
 
 def run_hooks(
-    run: Path, tests: list[str], out: Path, opts: list[str]
+    run: Path, tests: list[str], out: Path, opts: list[str], jobs: int = 1
 ) -> tuple[list[tuple[str, Path]], list[str]]:
-    """Run every present interpretability tool; returns (tool, png) pairs and failure notes."""
-    pngs, notes = [], []
+    """Run every present interpretability tool, `jobs` at once (each one's output in `<out>/<tool>.console.txt`);
+    returns (tool, png) pairs and failure notes."""
+    from analysis.pipeline.plan import job_env, run_pool
+
+    tasks = []
     for tool, template in FIGURE_HOOKS.items():
         script = REPO_ROOT / "analysis" / f"{tool}.py"
         if not script.is_file():
@@ -180,14 +182,17 @@ def run_hooks(
                 args.append(a.format(run=run, ckpt=run / "ckpt" / "best.pth", test0=tests[0], out=dest))
         if tool in OPTS_HOOKS and opts:
             args += ["--opts", *opts]
-        p = subprocess.run(
-            [sys.executable, str(script), *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-        )
-        if p.returncode != 0:
-            err = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
-            notes.append(f"analysis/{tool}.py failed: {err}")
+        tasks.append((tool, [sys.executable, str(script), *args], out / f"{tool}.console.txt"))
+    codes = run_pool(tasks, jobs, job_env(jobs), "interpretability figures", keep_going=True)
+    pngs, notes = [], []
+    for tool, _, console in tasks:
+        if codes[tool] != 0:
+            lines = [ln for ln in console.read_text(errors="replace").splitlines() if ln.strip()]
+            notes.append(
+                f"analysis/{tool}.py failed: {(lines or ['(no message)'])[-1]} (full output: {console})"
+            )
             continue
-        pngs += [(tool, png) for png in sorted(dest.rglob("*.png"))]
+        pngs += [(tool, png) for png in sorted((out / tool).rglob("*.png"))]
     return pngs, notes
 
 

@@ -1,7 +1,7 @@
 """Pre-computed perturbed frames for the ops that need a whole video (VC on crops) or the source video.
 
 Crop-only datasets: every video's crops, in frame order, are encoded together as one H.264 stream and
-decoded again (`ops.video_h264`), and the results are written under the cache root with the frames'
+decoded again (`ops.videos_h264`, a chunk of videos per ffmpeg call), and the results are written under the cache root with the frames'
 relative paths (`readers.cache_name`). A `.complete` marker makes a finished cache reusable.
 """
 
@@ -29,11 +29,27 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     atomic_write(path, lambda f: f.write(buf.tobytes()))
 
 
-def crop_video_cache(ds: DeepfakeDataset, ptype: PerturbType, level: int, root: Path) -> Path:
-    """Apply a per-video op to every video's crops of ``ds``; returns ``root`` (skipped when complete)."""
+def crop_video_cache(
+    ds: DeepfakeDataset, ptype: PerturbType, level: int, root: Path, chunk: int = 32
+) -> Path:
+    """Apply a per-video op to every video's crops of ``ds``; returns ``root`` (skipped when complete).
+
+    Videos go to the op ``chunk`` at a time when it has a batch form (``ptype.many``; VC: one ffmpeg
+    encode and one decode per chunk instead of per video, same frames bit for bit).
+    """
     if (root / MARKER).is_file():
         return root
     param = ptype.levels[level - 1]
+    run = ptype.many or (lambda videos, p: [ptype.op(v, p) for v in videos])
+    pending: list[tuple[list[str], list[np.ndarray]]] = []  # (relative paths, frames): one codec stream each
+
+    def flush() -> None:
+        outs = run([frames for _, frames in pending], param)
+        for (rels, _), out in zip(pending, outs, strict=True):
+            for rel, img in zip(rels, out, strict=True):
+                write_png(root / cache_name(rel), img)
+        pending.clear()
+
     for rec in tqdm(
         ds.records, desc=f"{ptype.code} level {level}: encoding videos", leave=False, dynamic_ncols=True
     ):
@@ -41,9 +57,10 @@ def crop_video_cache(ds: DeepfakeDataset, ptype: PerturbType, level: int, root: 
         by_size: dict[tuple, list[int]] = defaultdict(list)  # a codec stream needs one frame size
         for i, f in enumerate(frames):
             by_size[f.shape].append(i)
-        for idx in by_size.values():
-            out = ptype.op([frames[i] for i in idx], param)
-            for i, img in zip(idx, out, strict=True):
-                write_png(root / cache_name(rec.frames[i]), img)
+        pending += [([rec.frames[i] for i in idx], [frames[i] for i in idx]) for idx in by_size.values()]
+        if len(pending) >= chunk:
+            flush()
+    if pending:
+        flush()
     atomic_write_text(root / MARKER, f"{ptype.code} level {level} ({param})\n")
     return root

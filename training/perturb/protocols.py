@@ -42,6 +42,7 @@ class PerturbType:
     levels: tuple  # parameters, mildest first
     op: Callable[..., np.ndarray]
     per_video: bool = False  # the op takes a whole video's frames (VC), not one frame
+    many: Callable[..., list] | None = None  # per_video: the op over a list of videos at once (faster)
 
     def label(self, i: int) -> str:
         """Level ``i`` (1-based) as text, e.g. ``3 (CRF 35)``."""
@@ -62,7 +63,13 @@ DEEPERFORENSICS = (
     PerturbType("GB", "Gaussian blur", "kernel", (7, 9, 13, 17, 21), ops.gaussian_blur),
     PerturbType("JPEG", "pixelation (down/up-scaling)", "factor", (2, 3, 4, 5, 6), ops.pixelate),
     PerturbType(
-        "VC", "video compression (H.264)", "CRF", (30, 32, 35, 38, 40), ops.video_h264, per_video=True
+        "VC",
+        "video compression (H.264)",
+        "CRF",
+        (30, 32, 35, 38, 40),
+        ops.video_h264,
+        per_video=True,
+        many=ops.videos_h264,
     ),
 )
 
