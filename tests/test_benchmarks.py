@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -78,6 +80,13 @@ def test_decode_benchmark_png_vs_jpg(tmp_path):
     assert (
         bad.returncode == 2 and "error: no .jpg crops under" in bad.stderr and "Traceback" not in bad.stderr
     )
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_vc_benchmark_checks_identity_and_prints_results():
+    p = _run("benchmarks/bench_vc.py", "--videos", "3", "--chunk", "2")
+    assert p.returncode == 0, p.stderr
+    assert "identical frames" in p.stdout and "RESULT vc_batched_speedup" in p.stdout
 
 
 def test_jpeg_copy_of_a_dataset(demo_data, tmp_path):

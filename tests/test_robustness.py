@@ -83,21 +83,6 @@ def test_video_compression_changes_frames_and_keeps_count(image) -> None:
     assert odd[0].shape == (127, 127, 3)
 
 
-def _h264_one_process_per_video(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
-    """Independent reference: one video piped through its own ffmpeg encode and decode processes."""
-    h, w = frames[0].shape[:2]
-    common = ["ffmpeg", "-hide_banner", "-loglevel", "error"]
-    enc = subprocess.run(
-        [*common, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25.0", "-i", "-",
-         "-c:v", "libx264", "-preset", "medium", "-crf", str(crf), "-pix_fmt", "yuv420p", "-threads", "1",
-         "-f", "h264", "-"],
-        input=b"".join(f.tobytes() for f in frames), capture_output=True, check=True,
-    )  # fmt: skip
-    dec = subprocess.run([*common, "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         input=enc.stdout, capture_output=True, check=True)  # fmt: skip
-    return list(np.frombuffer(dec.stdout, np.uint8).reshape(len(frames), h, w, 3))
-
-
 @pytest.mark.skipif(not HAVE_FFMPEG, reason="ffmpeg not installed")
 def test_batched_video_compression_equals_one_video_at_a_time(image) -> None:
     """`videos_h264` (one ffmpeg call for many videos, what the VC cache uses) gives every video exactly
@@ -107,10 +92,12 @@ def test_batched_video_compression_equals_one_video_at_a_time(image) -> None:
         [np.roll(image[:64, :96], 2 * i, axis=0) for i in range(3)],  # another size
         [np.ascontiguousarray(image[::-1]) for _ in range(5)],
     ]
+    from benchmarks.bench_vc import one_video_two_processes  # the reference: one ffmpeg pair per video
+
     batched = ops.videos_h264(videos, 35)
     assert [len(v) for v in batched] == [4, 3, 5]
     for frames, got in zip(videos, batched, strict=True):
-        want = _h264_one_process_per_video(frames, 35)
+        want = one_video_two_processes(frames, 35)
         assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
 
 

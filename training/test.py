@@ -54,20 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None
     }
     cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
-    from training.metrics import format_summary_table
-    from training.trainer.distributed import cleanup
-    from training.trainer.runner import run_test
+    from training.trainer.runner import finish, run_test
 
     if len(args.weights_path) > 1:
         from training.inference.ensemble_eval import run_ensemble_test
 
-        results = run_ensemble_test(cfg, args.weights_path, args.out, args.ensemble, args.ensemble_weights)
-    else:
-        results = run_test(cfg, args.weights_path[0], out_dir=args.out)
-    if results is not None:
-        print(format_summary_table(results))
-    cleanup()
-    return 0
+        return finish(
+            run_ensemble_test(cfg, args.weights_path, args.out, args.ensemble, args.ensemble_weights)
+        )
+    return finish(run_test(cfg, args.weights_path[0], out_dir=args.out))
 
 
 if __name__ == "__main__":

@@ -84,17 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None
     }
     cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
-    from training.trainer.runner import run_training
+    from training.trainer.runner import finish, run_training
 
-    results = run_training(cfg, resume=args.resume)
-    if results is not None:
-        from training.metrics import format_summary_table
-
-        print(format_summary_table(results))
-    from training.trainer.distributed import cleanup
-
-    cleanup()
-    return 0
+    return finish(run_training(cfg, resume=args.resume))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from training.trainer.distributed import (
     DistInfo,
     barrier,
     broadcast_object,
+    cleanup,
     init_distributed,
     world_info_from_env,
 )
@@ -270,3 +271,14 @@ def _identities_or_empty(cfg: dict) -> dict[str, int]:
     except (FileNotFoundError, KeyError, ValueError) as e:
         log.info("no identity map in the checkpoint and the training index is unavailable (%s)", e)
         return {}
+
+
+def finish(results: dict[str, dict] | None) -> int:
+    """The end of train.py and test.py: the summary table (only rank 0 has results), then the process
+    group torn down on every rank. Returns the exit code 0."""
+    from training.metrics import format_summary_table
+
+    if results is not None:
+        print(format_summary_table(results))
+    cleanup()
+    return 0
