@@ -47,3 +47,20 @@ def test_table_for_tiny_detectors(tmp_path, capsys) -> None:
 def test_unknown_yaml_exit_2(capsys) -> None:
     code, _, err = _main(["--detector_path", "no_such_detector.yaml"], capsys)
     assert code == 2 and err.startswith("error: ") and "available" in err
+
+
+def test_every_rival_demo_config_is_measured(tmp_path, capsys) -> None:
+    """The cost step of `reproduce.py --recipe demo --rivals`: each rival's train step runs on the synthetic
+    batch (CADDM's multi-scale facial swap reads the video keys of real/fake pairs)."""
+    from analysis.pipeline.recipes import rival_models
+
+    yamls = [m.yaml for m in rival_models("_demo")]
+    assert {"caddm_demo.yaml", "effort_demo.yaml"} <= set(yamls)
+    args = ["--detector_path", *yamls, "--batch", "2", "--iters", "1", "--warmup", "0", "--threads", "1",
+            "--out", str(tmp_path)]  # fmt: skip
+    code, _, err = _main(args, capsys)
+    assert code == 0, err
+    with open(tmp_path / "complexity.csv", newline="") as f:
+        rows = {r["detector"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {y.removesuffix(".yaml") for y in yamls}
+    assert all(float(r["train_img_per_s"]) > 0 for r in rows.values())

@@ -10,6 +10,7 @@ import timm
 import torch
 
 import training.detectors  # noqa: F401  (fills the registry)
+from analysis.pipeline.cost import synthetic_batch
 from training.config.merge import merge
 from training.detectors.base import BaseDetector, human_count
 from training.networks.timm_backbone import TimmBackbone
@@ -25,19 +26,8 @@ def build(name: str, **overrides) -> BaseDetector:
 
 
 def make_batch(model: BaseDetector, n: int = 4) -> dict:
-    """A batch with every key the dataset can produce (ARCHITECTURE.md, "Data")."""
-    s = model.input_spec["size"]
-    g = torch.Generator().manual_seed(0)
-    return {
-        "image": torch.randn(n, 3, s, s, generator=g),
-        "label": torch.tensor([0, 1] * (n // 2)),
-        "label_name": ["FF-real", "FF-DF"] * (n // 2),
-        "video_key": [f"FaceForensics++/x/c23/{i:03d}" for i in range(n)],
-        "frame": [f"f/{i:03d}.png" for i in range(n)],
-        "identity": torch.arange(n) % DATA_INFO["num_identities"],
-        "index": torch.arange(n),
-        "mask": torch.rand(n, 1, s, s, generator=g),
-    }
+    """A batch with every key the dataset can produce: the cost tool's (one definition for both)."""
+    return synthetic_batch(model, n, DATA_INFO["num_identities"])
 
 
 @pytest.mark.parametrize("name", DETECTORS.names())

@@ -36,13 +36,21 @@ class Cost:
     device: str = "cpu"
 
 
-def synthetic_batch(model: torch.nn.Module, n: int, num_identities: int, device: torch.device) -> dict:
-    """Random [0, 1] pixels plus every label key a detector may read (labels, identities, masks)."""
+def synthetic_batch(
+    model: torch.nn.Module, n: int, num_identities: int, device: torch.device | str = "cpu"
+) -> dict:
+    """A seeded batch with every key a dataset item has (docs/ARCHITECTURE.md, "Data"): [0, 1] pixels,
+    labels, label names, video keys in the FF++ shape (`dataset/label/compression/video`; real/fake pairs
+    share the video name, for detectors that pair them), frame paths, identities, indices, masks."""
     s = int(model.input_spec["size"])
     g = torch.Generator().manual_seed(0)
+    labels = torch.arange(n) % 2
     return {
         "image": torch.rand(n, 3, s, s, generator=g).to(device),
-        "label": (torch.arange(n) % 2).to(device),
+        "label": labels.to(device),
+        "label_name": ["FF-DF" if y else "FF-real" for y in labels.tolist()],
+        "video_key": [f"FaceForensics++/{'FF-DF' if i % 2 else 'FF-real'}/c23/{i // 2:03d}" for i in range(n)],
+        "frame": [f"f/{i:03d}.png" for i in range(n)],
         "identity": (torch.arange(n) % max(1, num_identities)).to(device),
         "mask": torch.rand(n, 1, s, s, generator=g).to(device),
         "index": torch.arange(n).to(device),
