@@ -49,7 +49,9 @@ def synthetic_batch(
         "image": torch.rand(n, 3, s, s, generator=g).to(device),
         "label": labels.to(device),
         "label_name": ["FF-DF" if y else "FF-real" for y in labels.tolist()],
-        "video_key": [f"FaceForensics++/{'FF-DF' if i % 2 else 'FF-real'}/c23/{i // 2:03d}" for i in range(n)],
+        "video_key": [
+            f"FaceForensics++/{'FF-DF' if i % 2 else 'FF-real'}/c23/{i // 2:03d}" for i in range(n)
+        ],
         "frame": [f"f/{i:03d}.png" for i in range(n)],
         "identity": (torch.arange(n) % max(1, num_identities)).to(device),
         "mask": torch.rand(n, 1, s, s, generator=g).to(device),
