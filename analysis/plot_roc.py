@@ -66,14 +66,33 @@ def read_predictions(path: Path) -> dict:
         raise AnalysisError(str(e)) from e
 
 
+def curve_styles(curves: list[tuple[str, Path]]) -> dict[tuple[str, Path], dict]:
+    """One colour per model (a curve name's part before its last "/", e.g. the run) and one line style
+    per test set (the predictions file's folder), so 8 models × 2 test sets stay tellable apart."""
+    models = list(dict.fromkeys(name.rsplit("/", 1)[0] for name, _ in curves))
+    sets = list(dict.fromkeys(p.parent.name for _, p in curves))
+    cmap = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")
+    dashes = ["-", "--", ":", "-."]
+    return {
+        (name, p): {
+            "color": cmap(models.index(name.rsplit("/", 1)[0]) % cmap.N),
+            "ls": dashes[sets.index(p.parent.name) % len(dashes)],
+            "lw": 1.4,
+        }
+        for name, p in curves
+    }
+
+
 def roc_pr_figure(
     curves: list[tuple[str, Path]], video_agg: str = "mean", title: str = ""
 ) -> tuple[plt.Figure, list[dict]]:
     """2×2 figure (ROC / PR × frame / video) and one summary row per curve and level."""
     from training.metrics import aggregate_videos
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 9.2), layout="constrained")
+    many = len(curves) > 6  # legends beside the axes instead of over the curves
+    fig, axes = plt.subplots(2, 2, figsize=(16 if many else 11, 9.2), layout="constrained")
     rows = []
+    styles = curve_styles(curves)
     for name, path in curves:
         d = read_predictions(path)
         _, vy, vp = aggregate_videos(d["video_key"], d["label"], d["prob"], video_agg)
@@ -87,10 +106,10 @@ def roc_pr_figure(
                 continue
             auc, ap = roc_auc_score(y, prob), average_precision_score(y, prob)
             fpr, tpr, _ = roc_curve(y, prob)
-            (line,) = axes[0, col].plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+            axes[0, col].plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})", **styles[name, path])
             prec, rec, _ = precision_recall_curve(y, prob)
-            axes[1, col].step(rec, prec, where="post", color=line.get_color(), label=f"{name} (AP {ap:.3f})")
-            axes[1, col].axhline(y.mean(), color=line.get_color(), lw=0.8, ls=":")
+            axes[1, col].step(rec, prec, where="post", label=f"{name} (AP {ap:.3f})", **styles[name, path])
+            axes[1, col].axhline(y.mean(), color="0.4", lw=0.8, ls=":")
             rows.append({"curve": name, "level": level, "n": len(y), "n_fake": int(y.sum()), "auc": float(auc), "ap": float(ap),
                          "file": str(path)})  # fmt: skip
     for col, level in enumerate(("frame level", f"video level ({video_agg})")):
@@ -103,7 +122,10 @@ def roc_pr_figure(
         axes[1, col].set(title=f"precision-recall, {level}", xlabel="recall (fakes found)", ylabel="precision (fake = positive)",
                          ylim=(0, 1.02))  # fmt: skip
         for r in (0, 1):
-            axes[r, col].legend(loc="lower right" if r == 0 else "lower left", fontsize=8)
+            if many:
+                axes[r, col].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+            else:
+                axes[r, col].legend(loc="lower right" if r == 0 else "lower left", fontsize=8)
     if title:
         fig.suptitle(title)
     return fig, rows
