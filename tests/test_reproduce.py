@@ -150,3 +150,13 @@ def test_job_env_splits_the_cores_unless_threads_are_set(monkeypatch) -> None:
     assert "OMP_NUM_THREADS" not in job_env(1)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert job_env(2)["OMP_NUM_THREADS"] == "3"
+
+
+def test_rival_rows_are_labelled_with_display_names() -> None:
+    """--rivals rows print a detector's `display_name` (e.g. CADDM); one without it keeps its registry name."""
+    from analysis.pipeline.recipes import rival_models
+    from training.registry import DETECTORS
+
+    rows = {m.key: m.label for m in rival_models("_demo")}
+    assert rows["caddm"] == "CADDM" and rows["f3net"] == "F3Net"
+    assert all(label == (DETECTORS.get(key).display_name or key) for key, label in rows.items())

@@ -121,7 +121,7 @@ def rival_models(suffix: str = "") -> list[Model]:
     from analysis.pipeline.plan import DETECTOR_DIR
     from training.registry import DETECTORS
 
-    return [Model(n, n, f"{n}{suffix}.yaml", "main") for n in DETECTORS.names()
+    return [Model(n, DETECTORS.get(n).display_name or n, f"{n}{suffix}.yaml", "main") for n in DETECTORS.names()
             if n not in KNOWN and (DETECTOR_DIR / f"{n}{suffix}.yaml").is_file()]  # fmt: skip
 
 

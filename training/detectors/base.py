@@ -41,6 +41,7 @@ class BaseDetector(nn.Module):
 
     config_defaults: ClassVar[dict[str, Any]] = {}
     test_config: ClassVar[dict[str, Any]] = {}
+    display_name: ClassVar[str | None] = None  # the name tables print (None: the registry name)
     input_spec: dict[str, Any]
     pixel_mean: Tensor
     pixel_std: Tensor

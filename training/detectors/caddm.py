@@ -65,6 +65,7 @@ class CADDMDetector(BaseDetector):
         "mfs": {"prob": 0.5, "windows": [0.179, 0.357, 0.536, 1.0]},  # window sides / image; 1.0 = global
         "pairing_pattern": None,  # MFS donor groups (training/dataset/pairing.py); null: target identity
     }
+    display_name: ClassVar[str | None] = "CADDM"
     test_config: ClassVar[dict[str, Any]] = {
         "backbone": "test_resnet",
         "pretrained": "none",

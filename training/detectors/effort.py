@@ -56,6 +56,7 @@ class EffortDetector(BaseDetector):
         "targets": ["attn"],  # attn (q, k, v, out) and/or mlp (c_fc, c_proj)
         "loss_weights": {"ce": 1.0, "orthogonal": 1.0, "singular_value": 1.0},
     }
+    display_name: ClassVar[str | None] = "Effort"
     test_config: ClassVar[dict[str, Any]] = {
         "arch": "ViT-B-16",
         "pretrained": "none",

@@ -55,6 +55,7 @@ class F3NetDetector(BaseDetector):
         "mix_after": [7, 12],  # MixBlocks after these stages (1-based)
         "dropout": 0.5,
     }
+    display_name: ClassVar[str | None] = "F3Net"
     test_config: ClassVar[dict[str, Any]] = {
         "backbone": "test_resnet",
         "pretrained": "none",

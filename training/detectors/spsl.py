@@ -56,6 +56,7 @@ class SPSLDetector(BaseDetector):
         "dropout": 0.0,
         "image_size": None,  # null: the backbone's native size
     }
+    display_name: ClassVar[str | None] = "SPSL"
     test_config: ClassVar[dict[str, Any]] = {
         "backbone": "test_resnet",
         "pretrained": "none",

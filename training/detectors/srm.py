@@ -62,6 +62,7 @@ class SRMDetector(BaseDetector):
         "dropout": 0.0,
         "loss": {"type": "am_softmax", "scale": 30.0, "margin": 0.35},
     }
+    display_name: ClassVar[str | None] = "SRM"
     test_config: ClassVar[dict[str, Any]] = {
         "backbone": "test_resnet",
         "pretrained": "none",
