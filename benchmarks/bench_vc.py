@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.results import result_lines  # noqa: E402
 from fbi_common.cli import positive_int, run_cli  # noqa: E402
+from fbi_common.errors import FBIError  # noqa: E402
 from training.perturb.ops import ffmpeg_binary, videos_h264  # noqa: E402
 
 
@@ -81,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     t2 = time.perf_counter()
     same = all(np.array_equal(a, b) for r, g in zip(ref, got, strict=True) for a, b in zip(r, g, strict=True))
     if not same:
-        print("error: the batched encode differs from one video at a time", file=sys.stderr)
-        return 1
+        raise FBIError(
+            "the batched VC encode differs from one video at a time with this ffmpeg "
+            f"({ffmpeg_binary()}): the VC cache's results would change; report it with `ffmpeg -version`"
+        )
     print(f"{args.videos} videos × {args.frames} frames at {args.size} px, CRF {args.crf}: identical frames")
     print(f"  one video per ffmpeg encode + decode: {t1 - t0:6.2f} s")
     print(f"  {args.chunk} videos per ffmpeg call:        {t2 - t1:6.2f} s")

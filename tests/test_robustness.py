@@ -76,10 +76,10 @@ def test_operations_match_their_definitions(image) -> None:
 @pytest.mark.skipif(not HAVE_FFMPEG, reason="ffmpeg not installed")
 def test_video_compression_changes_frames_and_keeps_count(image) -> None:
     frames = [np.roll(image, 2 * i, axis=1) for i in range(4)]
-    out = ops.video_h264(frames, 40)
+    (out,) = ops.videos_h264([frames], 40)
     assert len(out) == 4 and out[0].shape == image.shape
     assert np.abs(out[0].astype(float) - frames[0]).mean() > 2.0
-    odd = ops.video_h264([f[:-1, :-1] for f in frames], 30)
+    (odd,) = ops.videos_h264([[f[:-1, :-1] for f in frames]], 30)
     assert odd[0].shape == (127, 127, 3)
 
 
@@ -156,12 +156,13 @@ def _main(module: str, args: list[str], capsys) -> tuple[int, str, str]:
 def test_clean_equals_test_py_and_perturbed_differs(tiny_run, demo_data, tmp_path, capsys) -> None:
     opts = ["--opts", *tiny_opts(demo_data, tmp_path, "x")]
     ckpt = str(tiny_run / "ckpt" / "best.pth")
-    code, _, err = _main(
+    code, out, err = _main(
         "training.test",
         ["--detector_path", YAML, "--weights_path", ckpt, "--out", str(tmp_path / "t"), *opts],
         capsys,
     )
     assert code == 0, err
+    assert "| test set |" in out and "| FBI-Demo |" in out  # test.py prints the summary table (runner.finish)
     types = ["GB", "VC"] if HAVE_FFMPEG else ["GB"]
     args = [
         "--detector_path",

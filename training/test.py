@@ -59,10 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.weights_path) > 1:
         from training.inference.ensemble_eval import run_ensemble_test
 
-        return finish(
-            run_ensemble_test(cfg, args.weights_path, args.out, args.ensemble, args.ensemble_weights)
-        )
-    return finish(run_test(cfg, args.weights_path[0], out_dir=args.out))
+        results = run_ensemble_test(cfg, args.weights_path, args.out, args.ensemble, args.ensemble_weights)
+    else:
+        results = run_test(cfg, args.weights_path[0], out_dir=args.out)
+    summary = finish(results)
+    if summary:
+        print(summary)
+    return 0
 
 
 if __name__ == "__main__":

@@ -86,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.detector_path, cli=cli, opts=args.opts)
     from training.trainer.runner import finish, run_training
 
-    return finish(run_training(cfg, resume=args.resume))
+    summary = finish(run_training(cfg, resume=args.resume))
+    if summary:
+        print(summary)
+    return 0
 
 
 if __name__ == "__main__":

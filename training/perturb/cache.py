@@ -34,17 +34,16 @@ def crop_video_cache(
 ) -> Path:
     """Apply a per-video op to every video's crops of ``ds``; returns ``root`` (skipped when complete).
 
-    Videos go to the op ``chunk`` at a time when it has a batch form (``ptype.many``; VC: one ffmpeg
-    encode and one decode per chunk instead of per video, same frames bit for bit).
+    Videos go to the op ``chunk`` at a time (VC: one ffmpeg encode and one decode per chunk instead of
+    per video, same frames bit for bit).
     """
     if (root / MARKER).is_file():
         return root
     param = ptype.levels[level - 1]
-    run = ptype.many or (lambda videos, p: [ptype.op(v, p) for v in videos])
     pending: list[tuple[list[str], list[np.ndarray]]] = []  # (relative paths, frames): one codec stream each
 
     def flush() -> None:
-        outs = run([frames for _, frames in pending], param)
+        outs = ptype.op([frames for _, frames in pending], param)
         for (rels, _), out in zip(pending, outs, strict=True):
             for rel, img in zip(rels, out, strict=True):
                 write_png(root / cache_name(rel), img)

@@ -131,11 +131,6 @@ def ffmpeg_binary() -> str:
     return path
 
 
-def video_h264(frames: list[np.ndarray], crf: int, fps: float = 25.0) -> list[np.ndarray]:
-    """VC of one video: ``videos_h264([frames], crf)[0]``."""
-    return videos_h264([frames], crf, fps)[0]
-
-
 def videos_h264(videos: list[list[np.ndarray]], crf: int, fps: float = 25.0) -> list[list[np.ndarray]]:
     """VC: encode each video's RGB frames (equal sizes within a video) with libx264 at ``crf`` and decode them.
 

@@ -40,9 +40,10 @@ class PerturbType:
     name: str
     unit: str  # what the level parameter is (axis label of the plots)
     levels: tuple  # parameters, mildest first
-    op: Callable[..., np.ndarray]
-    per_video: bool = False  # the op takes a whole video's frames (VC), not one frame
-    many: Callable[..., list] | None = None  # per_video: the op over a list of videos at once (faster)
+    op: Callable[..., np.ndarray | list]  # per_video: list of videos (frame lists) in, list out
+    per_video: bool = (
+        False  # the op takes a list of whole videos' frames (VC) and returns theirs, not one frame
+    )
 
     def label(self, i: int) -> str:
         """Level ``i`` (1-based) as text, e.g. ``3 (CRF 35)``."""
@@ -67,9 +68,8 @@ DEEPERFORENSICS = (
         "video compression (H.264)",
         "CRF",
         (30, 32, 35, 38, 40),
-        ops.video_h264,
+        ops.videos_h264,
         per_video=True,
-        many=ops.videos_h264,
     ),
 )
 

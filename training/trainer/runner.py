@@ -273,12 +273,10 @@ def _identities_or_empty(cfg: dict) -> dict[str, int]:
         return {}
 
 
-def finish(results: dict[str, dict] | None) -> int:
-    """The end of train.py and test.py: the summary table (only rank 0 has results), then the process
-    group torn down on every rank. Returns the exit code 0."""
+def finish(results: dict[str, dict] | None) -> str:
+    """The end of train.py and test.py: the process group torn down on every rank, then the summary table
+    to print ("" on the ranks without results, i.e. all but rank 0)."""
     from training.metrics import format_summary_table
 
-    if results is not None:
-        print(format_summary_table(results))
     cleanup()
-    return 0
+    return format_summary_table(results) if results is not None else ""
